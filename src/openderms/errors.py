@@ -30,7 +30,8 @@ class ValidationIssue:
     expected: str
 
     def __str__(self) -> str:
-        return f"{self.object_kind} {self.object_id!r}: {self.field}={self.value!r}, expected {self.expected}"
+        where = f"{self.object_kind} {self.object_id!r}"
+        return f"{where}: {self.field}={self.value!r}, expected {self.expected}"
 
 
 class OpenDermsError(Exception):
@@ -77,7 +78,9 @@ class EngineUnsupportedError(PowerFlowError):
     def __init__(self, engine: str, reasons: tuple[str, ...]) -> None:
         self.engine = engine
         self.reasons = reasons
-        super().__init__(f"engine {engine!r} cannot represent this model: " + "; ".join(reasons[:5]))
+        super().__init__(
+            f"engine {engine!r} cannot represent this model: " + "; ".join(reasons[:5])
+        )
 
 
 class NotConvergedError(PowerFlowError):

@@ -96,7 +96,7 @@ class PowerFlowEngine(Protocol):
     name: str
 
     def unsupported(self, net: Network) -> tuple[str, ...]:
-        """Reasons (one per element kind and id) this engine cannot represent ``net``; empty if it can."""
+        """Why this engine cannot represent ``net`` (one reason per element); empty if it can."""
         ...
 
     def solve(self, net: Network) -> PowerFlowResult: ...
