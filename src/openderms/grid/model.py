@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Conn = Literal["wye", "delta"]
-LoadModel = Literal["constant_power", "constant_impedance", "constant_current", "zip"]
+LoadModel = Literal[
+    "constant_power", "constant_impedance", "constant_current", "zip", "exponential"
+]
 DerKind = Literal["pv", "battery", "ev_charger", "generator", "flexible_load", "other"]
 TransformerKind = Literal["substation", "service", "regulator", "other"]
 Matrix = tuple[tuple[float, ...], ...]
@@ -182,7 +184,9 @@ class Load:
     """A load at nominal voltage ``v_kv`` (line-to-line for 3-phase, winding for 1-phase).
 
     ``p_kw``/``q_kvar`` are in load convention (positive = consumed) and are the values at
-    the model's operating point; time series scale them.
+    the model's operating point; time series scale them. ``model="exponential"`` (OpenDSS
+    model 4, CVR): P = p_kw * v**p_exponent and Q = q_kvar * v**q_exponent (v in pu of
+    ``v_kv``); the exponents are ignored by the other models.
     """
 
     id: str
@@ -197,6 +201,8 @@ class Load:
     v_min_pu: float = 0.95
     v_max_pu: float = 1.05
     customers: int = 1
+    p_exponent: float = 1.0
+    q_exponent: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
