@@ -86,7 +86,11 @@ class Line:
 
 @dataclass(frozen=True, slots=True)
 class Switch:
-    """A breaker, recloser, sectionaliser or tie switch; ``closed`` is its present state."""
+    """A breaker, recloser, sectionaliser or tie switch; ``closed`` is its present state.
+
+    ``r_ohm``/``x_ohm`` are the series impedance per phase when closed (0 = ideal; switches in
+    OpenDSS feeders carry about 1 milliohm, which engines may honour or neglect).
+    """
 
     id: str
     bus1: str
@@ -97,6 +101,8 @@ class Switch:
     normally_closed: bool = True
     ampacity_a: float = 600.0
     kind: Literal["breaker", "recloser", "sectionaliser", "tie", "fuse", "switch"] = "switch"
+    r_ohm: float = 0.0
+    x_ohm: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
