@@ -13,6 +13,7 @@ from openderms.grid.model import (
     PHASES_ABC,
     Bus,
     Capacitor,
+    Conn,
     Der,
     DerKind,
     Load,
@@ -161,8 +162,18 @@ def build_twin(preset: str = "camden", seed: int = 0, *, config: TwinConfig | No
     )
 
 
-def _winding(bus: str, conn: str, v_kv: float, tt: TransformerType) -> Winding:
-    return Winding(bus, PHASES_ABC, "delta" if conn == "delta" else "wye", v_kv, tt.s_kva, tt.r_pct)
+def _winding(
+    bus: str, conn: Conn, v_kv: float, tt: TransformerType, tap_pu: float = 1.0
+) -> Winding:
+    return Winding(
+        bus=bus,
+        nodes=PHASES_ABC,
+        conn=conn,
+        v_kv=v_kv,
+        s_kva=tt.s_kva,
+        r_pct=tt.r_pct,
+        tap_pu=tap_pu,
+    )
 
 
 def _substation(
@@ -173,15 +184,14 @@ def _substation(
     z_ohm = cfg.source_kv**2 / cfg.source_sc_mva
     r1 = z_ohm / math.sqrt(1.0 + cfg.source_x_r**2)
     source = Source(
-        "SRC",
-        hv.id,
-        cfg.source_kv,
-        cfg.source_v_pu,
-        0.0,
-        r1,
-        r1 * cfg.source_x_r,
-        2 * r1,
-        3 * r1 * cfg.source_x_r,
+        id="SRC",
+        bus=hv.id,
+        v_base_kv_ll=cfg.source_kv,
+        v_pu=cfg.source_v_pu,
+        r1_ohm=r1,
+        x1_ohm=r1 * cfg.source_x_r,
+        r0_ohm=2 * r1,
+        x0_ohm=3 * r1 * cfg.source_x_r,
     )
     buses, banks = [hv], []
     tt = SUBSTATION_TRANSFORMER
@@ -199,9 +209,7 @@ def _substation(
                 phases=3,
                 windings=(
                     _winding(hv.id, "delta", cfg.source_kv, tt),
-                    dataclasses.replace(
-                        _winding(lv.id, "wye", cfg.feeder_kv, tt), tap_pu=cfg.bank_tap_pu
-                    ),
+                    _winding(lv.id, "wye", cfg.feeder_kv, tt, cfg.bank_tap_pu),
                 ),
                 x_pct=(tt.x_pct,),
                 noload_loss_pct=tt.noload_loss_pct,
@@ -212,15 +220,15 @@ def _substation(
         )
     ties = tuple(
         Switch(
-            "SUB_BT",
-            buses[1].id,
-            buses[2].id,
-            PHASES_ABC,
-            PHASES_ABC,
-            False,
-            False,
-            2000.0,
-            "breaker",
+            id="SUB_BT",
+            bus1=buses[1].id,
+            bus2=buses[2].id,
+            nodes1=PHASES_ABC,
+            nodes2=PHASES_ABC,
+            closed=False,
+            normally_closed=False,
+            ampacity_a=2000.0,
+            kind="breaker",
         )
         for _ in range(1 if cfg.n_banks >= 2 else 0)
     )
@@ -233,7 +241,15 @@ def _ltcs(cfg: TwinConfig, banks: tuple[Transformer, ...]) -> tuple[Regulator, .
         return ()
     pt_ratio = cfg.feeder_kv * 1000.0 / math.sqrt(3.0) / 120.0
     return tuple(
-        Regulator(f"LTC{k + 1}", tr.id, 2, cfg.ltc_v_set_v, cfg.ltc_band_v, pt_ratio, 1500.0)
+        Regulator(
+            id=f"LTC{k + 1}",
+            transformer=tr.id,
+            winding=2,
+            v_set_v=cfg.ltc_v_set_v,
+            band_v=cfg.ltc_band_v,
+            pt_ratio=pt_ratio,
+            ct_primary_a=1500.0,
+        )
         for k, tr in enumerate(banks)
     )
 
@@ -242,7 +258,14 @@ def _substation_caps(cfg: TwinConfig, bank_buses: tuple[str, ...]) -> tuple[Capa
     if cfg.sub_cap_kvar <= 0:
         return ()
     return tuple(
-        Capacitor(f"{bus}_CAP", bus, PHASES_ABC, "wye", cfg.sub_cap_kvar, cfg.feeder_kv)
+        Capacitor(
+            id=f"{bus}_CAP",
+            bus=bus,
+            nodes=PHASES_ABC,
+            conn="wye",
+            q_kvar=cfg.sub_cap_kvar,
+            v_kv=cfg.feeder_kv,
+        )
         for bus in bank_buses
     )
 
@@ -292,13 +315,13 @@ def _loads(
         v_kv = COM_LV_KV if site.commercial else RES_LV_KV
         out.append(
             Load(
-                f"LD_{_customer_id(site, num)}",
-                f"{site.stem}_LV",
-                PHASES_ABC,
-                "wye",
-                p[j],
-                q[j],
-                v_kv,
+                id=f"LD_{_customer_id(site, num)}",
+                bus=f"{site.stem}_LV",
+                nodes=PHASES_ABC,
+                conn="wye",
+                p_kw=p[j],
+                q_kvar=q[j],
+                v_kv=v_kv,
             )
         )
     return tuple(out)

@@ -175,7 +175,17 @@ class _Drawer:
     def switch(self, sw_id: str, a: str, b: str, kind: SwitchKind, *, amps: float) -> str:
         closed = kind != "tie"
         self.switches.append(
-            Switch(sw_id, a, b, PHASES_ABC, PHASES_ABC, closed, closed, amps, kind)
+            Switch(
+                id=sw_id,
+                bus1=a,
+                bus2=b,
+                nodes1=PHASES_ABC,
+                nodes2=PHASES_ABC,
+                closed=closed,
+                normally_closed=closed,
+                ampacity_a=amps,
+                kind=kind,
+            )
         )
         return sw_id
 
@@ -220,7 +230,14 @@ class _Drawer:
                 cap_id = f"{fid}_CAP{len(self.capacitors) + 1 - first_cap}"
                 kvar = cfg.feeder_cap_kvar
                 self.capacitors.append(
-                    Capacitor(cap_id, node, PHASES_ABC, "wye", kvar, cfg.feeder_kv)
+                    Capacitor(
+                        id=cap_id,
+                        bus=node,
+                        nodes=PHASES_ABC,
+                        conn="wye",
+                        q_kvar=kvar,
+                        v_kv=cfg.feeder_kv,
+                    )
                 )
             n_com = int(rng.poisson(cfg.com_per_trunk_node))
             for c in range(max(n_com, 1) if i < cfg.first_lateral else n_com):
