@@ -1,0 +1,1 @@
+"""Use cases: the core combined with ports and adapters."""
