@@ -223,6 +223,8 @@ def _layout(c: Any, net: Network, script: DssScript) -> _Layout:
         both = [(list(range(n)), ln.ampacity_a), (list(range(n, 2 * n)), ln.ampacity_a)]
         add("line", ln.id, f"line.{script.line[ln.id]}", both)
     for sw in net.switches:
+        if not sw.closed:
+            continue
         n = len(sw.nodes1)
         add(
             "switch",

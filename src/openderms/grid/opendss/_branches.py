@@ -79,10 +79,12 @@ def read_line(r: Reader, t: Terminals, switch_kinds: dict[str, SwitchKind]) -> L
         )
     units = int(lines.Units)
     km_per_unit = KM_PER_UNIT[units] if 0 <= units < len(KM_PER_UNIT) else 1.0
-    c = r.circuit.ActiveCktElement
-    kind: Literal["overhead", "cable"] = (
-        "cable" if str(c.Properties("linetype").Val).lower().startswith("ug") else "overhead"
+    cable = (
+        r.prop("linetype").lower().startswith("ug")
+        or str(lines.Geometry).lower() in r.cable_geometries
+        or bool(r.cable_names & set(r.prop("wires").strip("[]").replace(",", " ").split()))
     )
+    kind: Literal["overhead", "cable"] = "cable" if cable else "overhead"
     return Line(
         id=t.name,
         bus1=t.buses[0],
@@ -207,11 +209,12 @@ def read_reactor(r: Reader, t: Terminals) -> Reactor | None:
     """A series or shunt reactor with equal, uncoupled phase impedances (from its Yprim)."""
     e = r.circuit.ActiveCktElement
     n = t.n_conductors
-    y = as_complex(e.Yprim).reshape(2 * n, 2 * n)
+    y_flat = as_complex(e.Yprim)
     rx = r.circuit.Reactors
     rx.Name = t.name
     delta = bool(rx.IsDelta)
-    shunt = delta or t.buses[1] == t.buses[0]
+    shunt = delta or t.buses[1] == t.buses[0] or y_flat.size == n * n
+    y = y_flat.reshape(n, n) if y_flat.size == n * n else y_flat.reshape(2 * n, 2 * n)
     if shunt and not delta and any(t.nodes[1]):
         r.unsupported_element(t.full_name, "ungrounded-wye shunt reactor")
         return None

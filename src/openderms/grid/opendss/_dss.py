@@ -34,6 +34,7 @@ KM_PER_UNIT: tuple[float, ...] = (
 )
 
 SQRT3 = math.sqrt(3.0)
+MAX_CONTROL_ITERATIONS_ERROR = 485
 
 __all__ = [
     "KM_PER_UNIT",
@@ -62,19 +63,29 @@ def as_complex(values: Any) -> ComplexArray:
     return (arr[0::2] + 1j * arr[1::2]).astype(np.complex128)
 
 
-def compile_and_solve(ctx: Any, path: Path) -> None:
+def _is_control_warning(exc: DSSException) -> bool:
+    """OpenDSS's "max control iterations exceeded" (#485): a warning, the circuit stands."""
+    return bool(exc.args) and exc.args[0] == MAX_CONTROL_ITERATIONS_ERROR
+
+
+def compile_and_solve(ctx: Any, path: Path) -> list[str]:
     """Compile ``path`` in ``ctx`` and solve one snapshot (controls settle, bases exist).
 
     A file that leaves the solution in a time-series mode is switched to snapshot first, so
     the importer and the validation reference see the same operating point. Raises
-    ``ModelImportError`` naming the file and quoting OpenDSS when compiling fails.
+    ``ModelImportError`` naming the file and quoting OpenDSS when compiling fails. Returns
+    warnings: controls that did not settle within OpenDSS's iteration limit are one (OpenDSS
+    then stops reading the file at that solve, like its own GUI does).
     """
     if not path.is_file():
         raise ModelImportError(f"{path}: no such OpenDSS file")
+    warnings: list[str] = []
     try:
         ctx.Text.Command = f'compile "{path}"'
     except DSSException as exc:
-        raise ModelImportError(f"{path.name}: OpenDSS could not compile it: {exc}") from exc
+        if not _is_control_warning(exc) or int(ctx.NumCircuits) == 0:
+            raise ModelImportError(f"{path.name}: OpenDSS could not compile it: {exc}") from exc
+        warnings.append(f"{path.name}: {' '.join(str(exc.args[-1]).split())}")
     if int(ctx.NumCircuits) == 0:
         raise ModelImportError(f"{path.name}: the file defines no circuit ('New Circuit...')")
     solution = ctx.ActiveCircuit.Solution
@@ -83,7 +94,10 @@ def compile_and_solve(ctx: Any, path: Path) -> None:
             ctx.Text.Command = "set mode=snapshot"
         solution.Solve()
     except DSSException as exc:
-        raise ModelImportError(f"{path.name}: OpenDSS could not solve it: {exc}") from exc
+        if not _is_control_warning(exc):
+            raise ModelImportError(f"{path.name}: OpenDSS could not solve it: {exc}") from exc
+        warnings.append(f"{path.name}: controls did not settle on the import's solve")
+    return warnings
 
 
 def parse_bus_spec(spec: str, n_conductors: int, n_phases: int) -> tuple[str, tuple[int, ...]]:

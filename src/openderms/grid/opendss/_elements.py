@@ -38,6 +38,9 @@ class Reader:
     notes: list[str] = field(default_factory=list)
     #: bus -> line-to-neutral kV hints from element ratings, for buses without a kV base
     kv_hints: dict[str, float] = field(default_factory=dict)
+    #: concentric-neutral / tape-shielded cable data, and line geometries built from them
+    cable_names: frozenset[str] = frozenset()
+    cable_geometries: frozenset[str] = frozenset()
 
     def terminals(self, full_name: str) -> Terminals:
         """Activate ``full_name`` and describe its terminals."""

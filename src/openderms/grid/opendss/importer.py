@@ -31,7 +31,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from openderms.grid.model import (
     Bus,
@@ -108,9 +108,10 @@ def import_dss(path: str | Path) -> ImportReport:
     started = time.perf_counter()
     file = Path(path).expanduser().resolve()
     ctx = new_context()
-    compile_and_solve(ctx, file)
+    warnings = compile_and_solve(ctx, file)
     c = ctx.ActiveCircuit
-    r = Reader(c)
+    cables = frozenset(str(n).lower() for n in (*c.CNData.AllNames, *c.TSData.AllNames))
+    r = Reader(c, notes=warnings, cable_names=cables, cable_geometries=_geometries(c, cables))
     if not bool(c.Solution.Converged):
         r.notes.append("OpenDSS did not converge on the file's own snapshot solution")
     names = [str(n) for n in c.AllElementNames]
@@ -237,6 +238,18 @@ def _read_controls(r: Reader, names: list[str], tables: _Tables) -> dict[str, Sw
                 full, "control not modelled; controlled elements imported at their solved output"
             )
     return kinds
+
+
+def _geometries(c: Any, cables: frozenset[str]) -> frozenset[str]:
+    """Line geometries with at least one cable among their conductors."""
+    geometries = c.LineGeometries
+    out: set[str] = set()
+    i = geometries.First
+    while i:
+        if cables & {str(w).lower() for w in geometries.Conductors}:
+            out.add(str(geometries.Name).lower())
+        i = geometries.Next
+    return frozenset(out)
 
 
 def _switched_object(r: Reader) -> str:

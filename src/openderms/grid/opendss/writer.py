@@ -125,13 +125,21 @@ def build_script(net: Network) -> DssScript:
             f"angle={_f(s.angle_deg)} R1={_f(s.r1_ohm)} X1={_f(s.x1_ohm)} "
             f"R0={_f(s.r0_ohm)} X0={_f(s.x0_ohm)}"
         )
+    codes: dict[tuple[Matrix, Matrix, Matrix], str] = {}
     for ln in net.lines:
+        key = (ln.r_ohm_per_km, ln.x_ohm_per_km, ln.c_nf_per_km)
+        code = codes.get(key)
+        if code is None:
+            code = codes[key] = f"lc{len(codes)}"
+            cmds.append(
+                f"New LineCode.{code} nphases={ln.n_conductors} units=km "
+                f"rmatrix={_tri(key[0])} xmatrix={_tri(key[1])} cmatrix={_tri(key[2])}"
+            )
         emerg = f" emergamps={_f(ln.emergency_a)}" if ln.emergency_a else ""
         cmds.append(
             f"New Line.{line(ln.id)} phases={ln.n_conductors} "
             f"bus1={_spec(bus(ln.bus1), ln.nodes1)} bus2={_spec(bus(ln.bus2), ln.nodes2)} "
-            f"rmatrix={_tri(ln.r_ohm_per_km)} xmatrix={_tri(ln.x_ohm_per_km)} "
-            f"cmatrix={_tri(ln.c_nf_per_km)} length={_f(ln.length_km)} "
+            f"linecode={code} length={_f(ln.length_km)} units=km "
             f"normamps={_f(ln.ampacity_a)}{emerg}"
         )
     for sw in net.switches:
