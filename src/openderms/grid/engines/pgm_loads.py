@@ -1,0 +1,161 @@
+"""Loads as power-grid-model rows, with OpenDSS's behaviour outside ``v_min_pu``/``v_max_pu``.
+
+Every ``Load`` becomes three ``sym_load`` rows (constant power, constant current, constant
+impedance); the load's model and its voltage region set the three coefficients. OpenDSS (whose
+semantics the model follows, ``Load.v_min_pu``/``v_max_pu`` being its ``vminpu``/``vmaxpu``)
+changes a load's law with its voltage ``v`` (pu of the load's ``v_kv``):
+
+- ``v_min < v <= v_max``: the model (P, I, Z, ZIP, or exponential with exponents 0, 1, 2);
+- ``v > v_max``: constant impedance through the model's power at ``v_max``;
+- ``v_low < v <= v_min``: the current falls linearly from the model's current at ``v_min``
+  to the nominal impedance's current at ``v_low`` (0.5, OpenDSS's ``vlowpu`` default), i.e.
+  P = a·v + b·v², a constant-current plus a constant-impedance part;
+- ``v <= v_low``: the nominal impedance (P = p_kw·v²).
+
+Exponential (CVR) loads follow constant power outside the band, as OpenDSS's model 4 does;
+constant-impedance loads never change. Regions are found by fixed-point iteration around the
+solver (``regions``); in the asymmetric calculation the mean phase voltage decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from openderms.grid.model import Load
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+#: OpenDSS's default ``vlowpu``: below it a load is its nominal impedance
+V_LOW_PU = 0.5
+NORMAL, LOW, VERY_LOW, HIGH = 0, 1, 2, 3
+#: PGM load types of the three rows of every load
+PARTS = (0, 2, 1)  # const_power, const_current, const_impedance (LoadGenType values)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadTable:
+    """Coefficients ``[n_loads, 4 regions, 3 parts]`` (parts: P, I, Z) already scaled from the
+    load's ``v_kv`` to its bus base, and what the region test needs."""
+
+    coef_p: FloatArray
+    coef_q: FloatArray
+    v_ratio: FloatArray  # bus base (LL) / load v_kv: v_load_pu = v_bus_pu * v_ratio
+    v_min_pu: FloatArray
+    v_max_pu: FloatArray
+    adaptive: NDArray[np.bool_]  # False: the law never changes (constant impedance)
+
+
+def _shape(load: Load) -> tuple[tuple[float, float, float], tuple[float, float, float]] | None:
+    """(P, I, Z) coefficients of P and of Q inside the band; None if PGM cannot express it."""
+    m = load.model
+    if m == "constant_power":
+        return (1.0, 0.0, 0.0), (1.0, 0.0, 0.0)
+    if m == "constant_current":
+        return (0.0, 1.0, 0.0), (0.0, 1.0, 0.0)
+    if m == "constant_impedance":
+        return (0.0, 0.0, 1.0), (0.0, 0.0, 1.0)
+    if m == "zip":
+        c = load.zip_coeffs
+        if len(c) == 3:
+            c = (*c, *c)
+        if len(c) not in (6, 7) or not all(np.isfinite(c)):
+            return None
+        return (c[2], c[1], c[0]), (c[5], c[4], c[3])
+    if m == "exponential":
+        out = []
+        for e in (load.p_exponent, load.q_exponent):
+            if e not in (0.0, 1.0, 2.0):
+                return None
+            part = [0.0, 0.0, 0.0]
+            part[int(e)] = 1.0
+            out.append((part[0], part[1], part[2]))
+        return out[0], out[1]
+    return None
+
+
+def unsupported_load(load: Load) -> str | None:
+    """Why PGM cannot express ``load``'s voltage law (None if it can)."""
+    if _shape(load) is not None:
+        return None
+    if load.model == "exponential":
+        return f"exponents {load.p_exponent}/{load.q_exponent} (0, 1 or 2 only)"
+    return f"zip_coeffs={load.zip_coeffs} (3, 6 or 7 values expected)"
+
+
+def _regions(c: tuple[float, float, float], v_min: float, v_max: float) -> FloatArray:
+    """``[4, 3]`` part coefficients for the four regions, from in-band coefficients ``c``."""
+    p0, i0, z0 = c
+    at_min = p0 + i0 * v_min + z0 * v_min**2
+    at_max = p0 + i0 * v_max + z0 * v_max**2
+    i95 = at_min / v_min
+    b = (i95 - V_LOW_PU) / (v_min - V_LOW_PU)
+    a = i95 - b * v_min
+    return np.array(
+        [
+            [p0, i0, z0],
+            [0.0, a, b],
+            [0.0, 0.0, 1.0],
+            [0.0, 0.0, at_max / v_max**2],
+        ]
+    )
+
+
+def load_table(loads: tuple[Load, ...], bus_ll_v: FloatArray) -> LoadTable:
+    """Coefficients of ``loads`` (all expressible; see ``unsupported_load``)."""
+    n = len(loads)
+    coef_p = np.zeros((n, 4, 3))
+    coef_q = np.zeros((n, 4, 3))
+    adaptive = np.zeros(n, dtype=bool)
+    for i, ld in enumerate(loads):
+        shape = _shape(ld)
+        assert shape is not None, ld.id
+        sp, sq = shape
+        if ld.model == "constant_impedance":
+            coef_p[i] = sp
+            coef_q[i] = sq
+            continue
+        adaptive[i] = True
+        outside = ((1.0, 0.0, 0.0), (1.0, 0.0, 0.0)) if ld.model == "exponential" else shape
+        v_min = min(max(ld.v_min_pu, V_LOW_PU + 1e-6), 1.0)
+        coef_p[i] = _regions(outside[0], v_min, ld.v_max_pu)
+        coef_q[i] = _regions(outside[1], v_min, ld.v_max_pu)
+        coef_p[i, NORMAL] = sp
+        coef_q[i, NORMAL] = sq
+    ratio = bus_ll_v / (np.array([ld.v_kv for ld in loads], dtype=np.float64) * 1e3)
+    scale = np.stack([np.ones(n), ratio, ratio**2], axis=1)[:, None, :]  # P, I, Z parts
+    return LoadTable(
+        coef_p=coef_p * scale,
+        coef_q=coef_q * scale,
+        v_ratio=ratio,
+        v_min_pu=np.array([ld.v_min_pu for ld in loads], dtype=np.float64),
+        v_max_pu=np.array([ld.v_max_pu for ld in loads], dtype=np.float64),
+        adaptive=adaptive,
+    )
+
+
+def regions(table: LoadTable, v_bus_pu: FloatArray) -> IntArray:
+    """Region of every load ``[S, n]`` from its bus voltage ``[S, n]`` (0 = de-energised)."""
+    v = v_bus_pu * table.v_ratio
+    out = np.full(v.shape, NORMAL, dtype=np.int64)
+    out[v > table.v_max_pu] = HIGH
+    out[v <= table.v_min_pu] = LOW
+    out[v <= V_LOW_PU] = VERY_LOW
+    out[(v_bus_pu <= 0.0) | ~table.adaptive] = NORMAL
+    return out
+
+
+def specified(
+    table: LoadTable, region: IntArray, p_kw: FloatArray, q_kvar: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """PGM ``p_specified``/``q_specified`` (W, var) ``[S, 3n]`` for loads ``[S, n]``."""
+    rows = np.arange(region.shape[1])
+    cp = table.coef_p[rows, region]  # [S, n, 3]
+    cq = table.coef_q[rows, region]
+    s = region.shape[0]
+    p = (p_kw[:, :, None] * cp).reshape(s, -1) * 1e3
+    q = (q_kvar[:, :, None] * cq).reshape(s, -1) * 1e3
+    return p, q
