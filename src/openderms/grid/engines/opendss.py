@@ -204,7 +204,10 @@ def _layout(c: Any, net: Network, script: DssScript) -> _Layout:
     pw: list[int] = []
     pw_start: list[int] = []
 
-    def add(kind: str, model_id: str, full: str, groups: list[tuple[list[int], float]]) -> None:
+    def add(
+        kind: str, model_id: str, full: str, groups: list[tuple[range, float]], n1: int
+    ) -> None:
+        """One branch: its current groups (conductors, rating) and its ``n1`` terminal-1 ones."""
         if full not in offset:
             return
         at = offset[full]
@@ -212,44 +215,35 @@ def _layout(c: Any, net: Network, script: DssScript) -> _Layout:
         ids.append(model_id)
         cur_start.append(len(cur))
         pw_start.append(len(pw))
-        for k, (conductors, amps) in enumerate(groups):
+        for conductors, amps in groups:
             cur.extend(at + j for j in conductors)
             rating.extend([amps if amps > 0.0 else math.nan] * len(conductors))
-            if k == 0:
-                pw.extend(at + j for j in conductors)
+        pw.extend(range(at, at + n1))
+
+    def two_ends(n: int, amps: float) -> list[tuple[range, float]]:
+        return [(range(n), amps), (range(n, 2 * n), amps)]
 
     for ln in net.lines:
         n = ln.n_conductors
-        both = [(list(range(n)), ln.ampacity_a), (list(range(n, 2 * n)), ln.ampacity_a)]
-        add("line", ln.id, f"line.{script.line[ln.id]}", both)
+        add("line", ln.id, f"line.{script.line[ln.id]}", two_ends(n, ln.ampacity_a), n)
     for sw in net.switches:
-        if not sw.closed:
-            continue
-        n = len(sw.nodes1)
-        add(
-            "switch",
-            sw.id,
-            f"line.{script.line[sw.id]}",
-            [(list(range(n)), sw.ampacity_a), (list(range(n, 2 * n)), sw.ampacity_a)],
-        )
+        if sw.closed:
+            n = len(sw.nodes1)
+            add("switch", sw.id, f"line.{script.line[sw.id]}", two_ends(n, sw.ampacity_a), n)
     for tr in net.transformers:
-        nc = tr.phases + 1
-        groups_tr = []
-        for w_i, w in enumerate(tr.windings):
-            rated_a = w.s_kva / (w.v_kv * (SQRT3 if tr.phases > 1 else 1.0))
-            groups_tr.append((list(range(w_i * nc, w_i * nc + tr.phases)), rated_a))
-        groups_tr[0] = (list(range(nc)), groups_tr[0][1])
-        add("transformer", tr.id, f"transformer.{script.transformer[tr.id]}", groups_tr)
+        nc = tr.phases + 1  # OpenDSS gives every winding its phases plus a neutral conductor
+        phase_groups = [
+            (
+                range(k * nc, k * nc + tr.phases),
+                w.s_kva / (w.v_kv * (SQRT3 if tr.phases > 1 else 1)),
+            )
+            for k, w in enumerate(tr.windings)
+        ]
+        add("transformer", tr.id, f"transformer.{script.transformer[tr.id]}", phase_groups, nc)
     for r in net.reactors:
-        if r.bus2 is None:
-            continue
-        n = len(r.nodes1)
-        add(
-            "reactor",
-            r.id,
-            f"reactor.{script.reactor[r.id]}",
-            [(list(range(n)), r.ampacity_a), (list(range(n, 2 * n)), r.ampacity_a)],
-        )
+        if r.bus2 is not None:
+            n = len(r.nodes1)
+            add("reactor", r.id, f"reactor.{script.reactor[r.id]}", two_ends(n, r.ampacity_a), n)
     sources = tuple((f"vsource.{script.source[s.id]}", len(s.nodes)) for s in net.sources)
     return _Layout(
         node_pos=np.array(node_pos, dtype=np.intp),

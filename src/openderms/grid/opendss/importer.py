@@ -23,29 +23,23 @@ Mapping (ids are the lower-case names OpenDSS reports):
 
 Signs: loads in load convention at the operating point (load multiplier applied), DER in
 generator convention (positive = export) at their solved output.
+
+The file runs as in OpenDSS: report commands in it (``Show``, ``Export``) write their files
+next to it. A file whose own solve ends with "max control iterations exceeded" is imported
+with a note (OpenDSS stops reading the file there).
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from openderms.grid.model import (
-    Bus,
-    Capacitor,
-    Der,
     Feeder,
-    Line,
-    Load,
     Network,
-    Reactor,
-    Regulator,
-    Source,
     Switch,
-    Transformer,
 )
 from openderms.grid.opendss._branches import (
     SwitchKind,
@@ -54,6 +48,7 @@ from openderms.grid.opendss._branches import (
     read_regcontrol,
     read_transformer,
 )
+from openderms.grid.opendss._buses import Tables, read_buses
 from openderms.grid.opendss._dss import DSSException, compile_and_solve, new_context
 from openderms.grid.opendss._elements import Reader
 from openderms.grid.opendss._shunts import (
@@ -80,7 +75,8 @@ class ImportReport:
     """The imported network and what was not (or need not be) represented.
 
     ``unsupported`` and ``ignored`` entries read ``"Class.name: reason"``; approximations of
-    mapped elements are in ``network.notes``.
+    mapped elements are in ``network.notes``. ``file`` is the resolved path, ``import_s`` the
+    wall time of the import (compile, solve, read).
     """
 
     network: Network
@@ -88,19 +84,6 @@ class ImportReport:
     ignored: tuple[str, ...]
     file: str = ""
     import_s: float = 0.0
-
-
-@dataclass(slots=True)
-class _Tables:
-    sources: list[Source]
-    lines: list[Line]
-    switches: list[Switch]
-    transformers: list[Transformer]
-    regulators: list[Regulator]
-    capacitors: list[Capacitor]
-    reactors: list[Reactor]
-    loads: list[Load]
-    ders: list[Der]
 
 
 def import_dss(path: str | Path) -> ImportReport:
@@ -115,9 +98,9 @@ def import_dss(path: str | Path) -> ImportReport:
     if not bool(c.Solution.Converged):
         r.notes.append("OpenDSS did not converge on the file's own snapshot solution")
     names = [str(n) for n in c.AllElementNames]
-    tables = _Tables([], [], [], [], [], [], [], [], [])
+    tables = Tables([], [], [], [], [], [], [], [], [])
     switch_kinds = _read_controls(r, names, tables)
-    regulated = {reg.transformer for reg in tables.regulators}
+    regulated = _regulated_transformers(c)
     load_mult = float(c.Solution.LoadMult)
     for full in names:
         cls = full.partition(".")[0].lower()
@@ -150,7 +133,7 @@ def import_dss(path: str | Path) -> ImportReport:
             _add(tables.ders, read_der(r, t))
     _unique_der_ids(tables)
     feeders = _feeders(r, names, tables)
-    buses = _buses(r, tables)
+    buses = read_buses(r, tables)
     network = Network(
         name=str(c.Name),
         frequency_hz=float(c.Solution.Frequency),
@@ -201,7 +184,7 @@ def _add(table: list[T], element: T | None) -> None:
         table.append(element)
 
 
-def _read_controls(r: Reader, names: list[str], tables: _Tables) -> dict[str, SwitchKind]:
+def _read_controls(r: Reader, names: list[str], tables: Tables) -> dict[str, SwitchKind]:
     """Regulators into ``tables``; other controls, meters reported; switch kinds by line."""
     c = r.circuit
     kinds: dict[str, SwitchKind] = {}
@@ -252,6 +235,17 @@ def _geometries(c: Any, cables: frozenset[str]) -> frozenset[str]:
     return frozenset(out)
 
 
+def _regulated_transformers(c: Any) -> set[str]:
+    """Transformers an enabled RegControl acts on (also those we cannot import as regulators)."""
+    out: set[str] = set()
+    regs = c.RegControls
+    i = regs.First
+    while i:
+        out.add(str(regs.Transformer).lower())
+        i = regs.Next
+    return out
+
+
 def _switched_object(r: Reader) -> str:
     for prop in ("SwitchedObj", "MonitoredObj", "element"):
         try:
@@ -263,7 +257,7 @@ def _switched_object(r: Reader) -> str:
     return ""
 
 
-def _unique_der_ids(tables: _Tables) -> None:
+def _unique_der_ids(tables: Tables) -> None:
     """Generators, PV systems and storage may share a name in OpenDSS; ids may not."""
     seen: dict[str, int] = {}
     for d in tables.ders:
@@ -274,7 +268,7 @@ def _unique_der_ids(tables: _Tables) -> None:
             tables.ders[i] = replace(d, id=f"{prefix}.{d.id}")
 
 
-def _feeders(r: Reader, names: list[str], tables: _Tables) -> tuple[Feeder, ...]:
+def _feeders(r: Reader, names: list[str], tables: Tables) -> tuple[Feeder, ...]:
     heads = {ln.id for ln in tables.lines} | {sw.id for sw in tables.switches}
     meters = r.circuit.Meters
     out: list[Feeder] = []
@@ -286,69 +280,3 @@ def _feeders(r: Reader, names: list[str], tables: _Tables) -> tuple[Feeder, ...]
         if cls == "line" and elem in heads:
             out.append(Feeder(id=full.partition(".")[2].lower(), head=elem))
     return tuple(out)
-
-
-def _buses(r: Reader, tables: _Tables) -> tuple[Bus, ...]:
-    """Every bus OpenDSS knows plus any only an imported (open) element touches.
-
-    A bus without an OpenDSS kV base takes the base of a bus joined to it by lines or
-    switches, else a base implied by an element rating there; a note counts them.
-    """
-    c = r.circuit
-    settings = c.Settings
-    v_min, v_max = float(settings.NormVminpu), float(settings.NormVmaxpu)
-    base: dict[str, float] = {}
-    xy: dict[str, tuple[float, float]] = {}
-    for i, name in enumerate(str(n).lower() for n in c.AllBusNames):
-        c.SetActiveBusi(i)
-        bus = c.ActiveBus
-        base[name] = float(bus.kVBase)
-        if bool(bus.Coorddefined):
-            xy[name] = (float(bus.x), float(bus.y))
-    neighbours: dict[str, list[str]] = {}
-    for a, b in [(ln.bus1, ln.bus2) for ln in tables.lines] + [
-        (sw.bus1, sw.bus2) for sw in tables.switches
-    ]:
-        neighbours.setdefault(a, []).append(b)
-        neighbours.setdefault(b, []).append(a)
-        base.setdefault(a, 0.0)
-        base.setdefault(b, 0.0)
-    for bus in _element_buses(tables):
-        base.setdefault(bus, 0.0)
-    missing = [b for b, kv in base.items() if kv <= 0.0]
-    if missing:
-        queue = deque(b for b, kv in base.items() if kv > 0.0)
-        while queue:
-            here = queue.popleft()
-            for there in neighbours.get(here, ()):
-                if base[there] <= 0.0:
-                    base[there] = base[here]
-                    queue.append(there)
-        for b in missing:
-            if base[b] <= 0.0:
-                base[b] = r.kv_hints.get(b, 1.0)
-        r.notes.append(
-            f"{len(missing)} bus(es) had no OpenDSS kV base; bases taken from neighbours or ratings"
-        )
-    return tuple(
-        Bus(
-            id=b,
-            v_base_kv_ln=kv,
-            v_min_pu=v_min,
-            v_max_pu=v_max,
-            x=xy[b][0] if b in xy else None,
-            y=xy[b][1] if b in xy else None,
-        )
-        for b, kv in base.items()
-    )
-
-
-def _element_buses(tables: _Tables) -> list[str]:
-    out = [s.bus for s in tables.sources]
-    out += [w.bus for tr in tables.transformers for w in tr.windings]
-    out += [cp.bus for cp in tables.capacitors]
-    out += [ld.bus for ld in tables.loads]
-    out += [d.bus for d in tables.ders]
-    out += [rx.bus1 for rx in tables.reactors]
-    out += [rx.bus2 for rx in tables.reactors if rx.bus2 is not None]
-    return out

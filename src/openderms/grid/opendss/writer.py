@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from openderms.errors import PowerFlowError
 from openderms.grid.model import Load, Matrix, Network, Nodes
@@ -97,13 +98,16 @@ def _zipv(load: Load) -> str:
     return "[" + " ".join(_f(v) for v in c) + "]"
 
 
-_LOAD_MODEL = {
-    "constant_power": 1,
-    "constant_impedance": 2,
-    "constant_current": 5,
-    "zip": 8,
-    "exponential": 4,
-}
+#: our load model -> OpenDSS load model number
+_LOAD_MODEL = MappingProxyType(
+    {
+        "constant_power": 1,
+        "constant_impedance": 2,
+        "constant_current": 5,
+        "zip": 8,
+        "exponential": 4,
+    }
+)
 
 
 def build_script(net: Network) -> DssScript:
