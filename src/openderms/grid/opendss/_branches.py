@@ -5,18 +5,20 @@ wire data and transformer codes are already resolved by OpenDSS.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Literal
 
 import numpy as np
 
 from openderms.grid.model import Line, Matrix, Reactor, Regulator, Switch, Transformer, Winding
-from openderms.grid.opendss._dss import KM_PER_UNIT, SQRT3, as_complex
+from openderms.grid.opendss._dss import KM_PER_UNIT, SQRT3, ComplexArray, as_complex
 from openderms.grid.opendss._elements import Reader, Terminals, winding_nodes
 
 SwitchKind = Literal["breaker", "recloser", "sectionaliser", "tie", "fuse", "switch"]
 
 
 def _matrix(values: object, n: int, scale: float) -> Matrix:
+    """An ``n x n`` row-major matrix of floats, scaled."""
     arr = np.asarray(values, dtype=np.float64).reshape(n, n) * scale
     return tuple(tuple(float(v) for v in row) for row in arr)
 
@@ -34,6 +36,28 @@ def _open_state(r: Reader, t: Terminals) -> tuple[bool, bool]:
     return full, partial
 
 
+def _series_impedance(r: Reader, t: Terminals, fully_open: bool) -> ComplexArray:
+    """The line's total series impedance matrix in ohm at the circuit frequency.
+
+    From the resolved matrices times the length; for a line code defined at another base
+    frequency, from the compiled Yprim (OpenDSS then also corrects R for earth return).
+    """
+    lines = r.circuit.Lines
+    n = t.n_conductors
+    freq = float(r.circuit.Solution.Frequency)
+    base_freq = r.prop_float("basefreq", freq) or freq
+    length = float(lines.Length)
+    rm = np.asarray(lines.Rmatrix, dtype=np.float64).reshape(n, n) * length
+    xm = np.asarray(lines.Xmatrix, dtype=np.float64).reshape(n, n) * length
+    if abs(base_freq - freq) <= 1e-9 * freq:
+        return (rm + 1j * xm).astype(np.complex128)
+    if not fully_open:
+        y = as_complex(r.circuit.ActiveCktElement.Yprim).reshape(2 * n, 2 * n)
+        with contextlib.suppress(np.linalg.LinAlgError):
+            return np.asarray(np.linalg.inv(-y[:n, n:]), dtype=np.complex128)
+    return (rm + 1j * xm * freq / base_freq).astype(np.complex128)
+
+
 def read_line(r: Reader, t: Terminals, switch_kinds: dict[str, SwitchKind]) -> Line | Switch:
     """A line, or a switch: ``Switch=yes`` lines and lines out of service (disabled or open).
 
@@ -47,12 +71,9 @@ def read_line(r: Reader, t: Terminals, switch_kinds: dict[str, SwitchKind]) -> L
     amps = float(lines.NormAmps)
     emerg = float(lines.EmergAmps)
     n = t.n_conductors
-    freq = float(r.circuit.Solution.Frequency)
-    x_scale = freq / (r.prop_float("basefreq", freq) or freq)
+    z_total = _series_impedance(r, t, fully_open)
     if bool(lines.IsSwitch) or fully_open:
-        length = float(lines.Length)
-        r_self = np.diag(np.asarray(lines.Rmatrix, dtype=np.float64).reshape(n, n)) * length
-        x_self = np.diag(np.asarray(lines.Xmatrix, dtype=np.float64).reshape(n, n)) * length
+        z_self = np.diag(z_total)
         if not bool(lines.IsSwitch):
             r.notes.append(
                 f"{t.full_name} is out of service (disabled or open) in the file: imported "
@@ -69,8 +90,8 @@ def read_line(r: Reader, t: Terminals, switch_kinds: dict[str, SwitchKind]) -> L
             normally_closed=closed,
             ampacity_a=amps,
             kind=switch_kinds.get(t.name, "switch"),
-            r_ohm=float(r_self.mean()),
-            x_ohm=float(x_self.mean()) * x_scale,
+            r_ohm=float(z_self.real.mean()),
+            x_ohm=float(z_self.imag.mean()),
         )
     if partially_open:
         r.unsupported_element(
@@ -79,6 +100,8 @@ def read_line(r: Reader, t: Terminals, switch_kinds: dict[str, SwitchKind]) -> L
         )
     units = int(lines.Units)
     km_per_unit = KM_PER_UNIT[units] if 0 <= units < len(KM_PER_UNIT) else 1.0
+    length_km = float(lines.Length) * km_per_unit
+    per_km = 1.0 / length_km if length_km > 0.0 else 0.0
     cable = (
         r.prop("linetype").lower().startswith("ug")
         or str(lines.Geometry).lower() in r.cable_geometries
@@ -91,9 +114,9 @@ def read_line(r: Reader, t: Terminals, switch_kinds: dict[str, SwitchKind]) -> L
         bus2=t.buses[1],
         nodes1=t.nodes[0],
         nodes2=t.nodes[1],
-        length_km=float(lines.Length) * km_per_unit,
-        r_ohm_per_km=_matrix(lines.Rmatrix, n, 1.0 / km_per_unit),
-        x_ohm_per_km=_matrix(lines.Xmatrix, n, x_scale / km_per_unit),
+        length_km=length_km,
+        r_ohm_per_km=_matrix(z_total.real, n, per_km),
+        x_ohm_per_km=_matrix(z_total.imag, n, per_km),
         c_nf_per_km=_matrix(lines.Cmatrix, n, 1.0 / km_per_unit),
         ampacity_a=amps,
         emergency_a=emerg if emerg > 0.0 else None,

@@ -7,6 +7,7 @@ worth knowing (``notes``).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,8 @@ class Reader:
     notes: list[str] = field(default_factory=list)
     #: bus -> line-to-neutral kV hints from element ratings, for buses without a kV base
     kv_hints: dict[str, float] = field(default_factory=dict)
+    #: approximations made for many elements alike: message -> how many
+    tallies: Counter[str] = field(default_factory=Counter)
     #: concentric-neutral / tape-shielded cable data, and line geometries built from them
     cable_names: frozenset[str] = frozenset()
     cable_geometries: frozenset[str] = frozenset()
@@ -73,6 +76,10 @@ class Reader:
 
     def unsupported_element(self, full_name: str, reason: str) -> None:
         self.unsupported.append(f"{full_name}: {reason}")
+
+    def all_notes(self) -> tuple[str, ...]:
+        """The notes, then one line per tallied approximation."""
+        return (*self.notes, *(f"{n} x {message}" for message, n in self.tallies.items()))
 
     def hint_kv(self, bus: str, kv_ln: float) -> None:
         if kv_ln > 0.0:

@@ -61,10 +61,14 @@ def _load_model(r: Reader, t: Terminals, model: int) -> tuple[LoadModel, tuple[f
         return "constant_current", ()
     if model == 8:
         return "zip", tuple(float(v) for v in loads.ZIPV)
-    if model in (3, 7):  # constant P, quadratic (or fixed-impedance) Q
-        return "zip", (0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0)
-    if model == 6:  # constant P, fixed Q: differs from constant power only below vminpu
-        return "constant_power", ()
+    if model in (3, 6, 7):
+        r.tallies[
+            f"load model {model} imported as {'constant power' if model == 6 else 'ZIP'} "
+            "(identical between vminpu and vmaxpu, not outside)"
+        ] += 1
+        if model == 6:  # constant P, fixed Q
+            return "constant_power", ()
+        return "zip", (0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0)  # constant P, impedance Q
     if model == 4:
         return "exponential", (float(loads.CVRwatts), float(loads.CVRvars))
     r.unsupported_element(t.full_name, f"load model {model} is not represented")

@@ -148,7 +148,7 @@ def import_dss(path: str | Path) -> ImportReport:
         loads=tuple(tables.loads),
         ders=tuple(tables.ders),
         feeders=feeders,
-        notes=tuple(r.notes),
+        notes=r.all_notes(),
     )
     return ImportReport(
         network=network,
