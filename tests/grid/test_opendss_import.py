@@ -76,6 +76,7 @@ def test_public_feeder_matches_opendss(
         "split_phase_service",
         "geometry_lines",
         "devices_and_der",
+        "mixed_models",
     ],
 )
 def test_own_circuit_round_trips(name: str) -> None:
@@ -219,6 +220,22 @@ def test_devices_report_every_unrepresented_element(devices: ImportReport) -> No
         "Monitor.mon1",
         "Generator.dg2",
     ]
+
+
+def test_mixed_models_keep_their_details() -> None:
+    report = import_dss(DATA / "mixed_models.dss")
+    net = report.network
+    assert report.unsupported == ()
+    reg = net.regulators[0]
+    assert (reg.pt_phase, reg.reversible, reg.v_set_v) == (-1, True, 121.0)
+    loads = {ld.id: ld for ld in net.loads}
+    assert (loads["two"].nodes, loads["two"].p_kw) == ((1, 3), pytest.approx(140.0))
+    assert loads["ex"].p_kw == pytest.approx(100.0)  # exempt from the load multiplier
+    assert loads["lvn"].nodes == (1, 2, 3, 4)
+    yn = next(tr for tr in net.transformers if tr.id == "yn")
+    assert yn.windings[1].nodes == (1, 2, 3, 4)
+    line = next(ln for ln in net.lines if ln.id == "a")
+    assert line.x_ohm_per_km[0][0] > (2 * 0.33 + 1.0) / 3  # 50 Hz reactance seen at 60 Hz
 
 
 def test_unsupported_elements_are_reported_by_name() -> None:

@@ -14,6 +14,9 @@ from openderms.grid.model import Line, Matrix, Reactor, Regulator, Switch, Trans
 from openderms.grid.opendss._dss import KM_PER_UNIT, SQRT3, ComplexArray, as_complex
 from openderms.grid.opendss._elements import Reader, Terminals, winding_nodes
 
+#: OpenDSS's reverse-mode regulator settings (revvreg, revband, revR, revX) when not given
+OPENDSS_REVERSE_DEFAULTS = (120.0, 3.0, 0.0, 0.0)
+
 SwitchKind = Literal["breaker", "recloser", "sectionaliser", "tie", "fuse", "switch"]
 
 
@@ -208,8 +211,8 @@ def read_regcontrol(r: Reader, full_name: str) -> Regulator | None:
     pt_phase = -1 if pt == "max" else -2 if pt == "min" else int(float(pt or "1"))
     forward = (float(rc.ForwardVreg), float(rc.ForwardBand), float(rc.ForwardR), float(rc.ForwardX))
     reverse = (float(rc.ReverseVreg), float(rc.ReverseBand), float(rc.ReverseR), float(rc.ReverseX))
-    if bool(rc.IsReversible) and reverse != forward:
-        r.notes.append(f"{full_name}: reverse-mode settings imported equal to forward ones")
+    if bool(rc.IsReversible) and reverse != OPENDSS_REVERSE_DEFAULTS:
+        r.notes.append(f"{full_name}: reverse-mode settings {reverse} not represented")
     if float(rc.VoltageLimit) > 0.0:
         r.notes.append(f"{full_name}: voltage limit (vlimit) not represented")
     return Regulator(
