@@ -207,6 +207,7 @@ CASES: dict[str, Callable[[], Network]] = {
     "regulator-buck": lambda: feeder(regulator=regulator(118.0)),
     "regulator-reverse-flow": lambda: feeder(der_kw=3200.0, regulator=regulator(122.0, 3.0)),
     "regulator-asymmetric": lambda: feeder(untransposed=True, regulator=regulator(123.0, 1.5)),
+    "regulator-core-losses": lambda: feeder(imag_pct=2.0, regulator=regulator(124.0)),
 }
 
 
@@ -395,33 +396,65 @@ def test_branch_results_are_consistent() -> None:
     assert res.solve_s > 0
 
 
+def day(net: Network, steps: int = 8, seed: int = 3) -> InjectionSeries:
+    """Random loads (0.3 to 1.6 of nominal) and DER output, one row per step."""
+    rng = np.random.default_rng(seed)
+    return InjectionSeries(
+        np.array([ld.p_kw for ld in net.loads]) * rng.uniform(0.3, 1.6, (steps, 1)),
+        np.tile([ld.q_kvar for ld in net.loads], (steps, 1)),
+        rng.uniform(0.0, 900.0, (steps, len(net.ders))),
+        rng.uniform(-100.0, 100.0, (steps, len(net.ders))),
+    )
+
+
 def test_batch_equals_step_by_step_solves() -> None:
     net = feeder(regulator=regulator(121.0, 1.5, 2.0, 4.0))
     model = PgmModel.from_network(net)
-    rng = np.random.default_rng(3)
-    steps = 6
-    load_p = np.array([ld.p_kw for ld in net.loads]) * rng.uniform(0.3, 1.6, (steps, 1))
-    der_p = rng.uniform(0.0, 900.0, (steps, len(net.ders)))
-    der_q = rng.uniform(-100.0, 100.0, (steps, len(net.ders)))
-    batch = model.batch(load_p_kw=load_p, der_p_kw=der_p, der_q_kvar=der_q)
-    assert batch.v_pu.shape == (steps, len(model.node_ids))
-    for k in range(steps):
-        one = model.solve(load_p_kw=load_p[k], der_p_kw=der_p[k], der_q_kvar=der_q[k])
+    inj = day(net)
+    batch = model.batch(inj.load_p_kw, der_p_kw=inj.der_p_kw, der_q_kvar=inj.der_q_kvar)
+    assert batch.v_pu.shape == (inj.n_steps, len(model.node_ids))
+    for k in range(inj.n_steps):
+        one = model.solve(inj.load_p_kw[k], der_p_kw=inj.der_p_kw[k], der_q_kvar=inj.der_q_kvar[k])
         assert np.abs(one.v_pu - batch.v_pu[k]).max() < 1e-8
         assert np.abs(one.loading_pct - batch.loading_pct[k]).max() < 1e-5
         assert one.substation_p_kw == pytest.approx(batch.substation_p_kw[k], abs=1e-3)
         assert one.losses_kw == pytest.approx(batch.losses_kw[k], abs=1e-3)
-    # the engine's time series is the same batch
-    inj = InjectionSeries(
-        load_p,
-        np.tile([ld.q_kvar for ld in net.loads], (steps, 1)),
-        der_p,
-        der_q,
-    )
+
+
+def test_without_regulators_a_time_series_is_the_batch() -> None:
+    net = feeder()
+    inj = day(net)
     series = PgmEngine().solve_series(net, inj)
+    model = PgmModel.from_network(net)
+    batch = model.batch(inj.load_p_kw, inj.load_q_kvar, inj.der_p_kw, inj.der_q_kvar)
     assert np.array_equal(series.v_pu, batch.v_pu)
     assert series.engine == "pgm"
     assert series.branch_ids == model.branch_ids
+
+
+def test_fixed_taps_leave_the_regulator_alone() -> None:
+    net = feeder(regulator=regulator(124.0))
+    model = PgmModel.from_network(net)
+    fixed = model.solve(regulate=False)
+    plain = PgmModel.from_network(dataclasses.replace(net, regulators=())).solve()
+    assert np.array_equal(fixed.v_pu, plain.v_pu)
+    assert model.solve().v_pu.max() > fixed.v_pu.max()  # the regulator boosts
+
+
+def test_time_series_carries_taps_like_the_opendss_engine() -> None:
+    opendss = pytest.importorskip("openderms.grid.engines.opendss")
+    net = feeder(regulator=regulator(121.0, 1.5, 2.0, 4.0))
+    inj = day(net, steps=12, seed=5)
+    fast = PgmEngine().solve_series(net, inj)
+    exact = opendss.OpenDssEngine().solve_series(net, inj)
+    col = {n: k for k, n in enumerate(exact.node_ids)}
+    order = [col[n] for n in fast.node_ids]
+    assert np.abs(fast.v_pu - exact.v_pu[:, order]).max() <= 1e-6
+    assert np.allclose(fast.substation_p_kw, exact.substation_p_kw, rtol=1e-5)
+    independent = PgmModel.from_network(net).batch(
+        inj.load_p_kw, inj.load_q_kvar, inj.der_p_kw, inj.der_q_kvar
+    )
+    assert np.abs(independent.v_pu - exact.v_pu[:, order]).max() > 1e-3  # taps do carry over
 
 
 def test_injections_of_the_wrong_width_are_refused() -> None:

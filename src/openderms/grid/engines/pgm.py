@@ -70,10 +70,15 @@ class PgmEngine:
         return self.model(net).solve()
 
     def solve_series(self, net: Network, injections: InjectionSeries) -> SeriesResult:
-        """Every row of ``injections`` in one PGM batch calculation (2 threads here)."""
+        """Every row of ``injections`` as a time step, in PGM batch calculations.
+
+        Loads in load convention, DER in generator convention. Regulator taps carry over from
+        one step to the next (as the OpenDSS engine's do); steps are otherwise independent.
+        """
         return self.model(net).batch(
             injections.load_p_kw,
             injections.load_q_kvar,
             injections.der_p_kw,
             injections.der_q_kvar,
+            taps="chronological",
         )

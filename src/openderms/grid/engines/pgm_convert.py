@@ -21,8 +21,8 @@ Mapping (OpenDSS semantics are the reference, see DESIGN.md):
   impedances. OpenDSS (and so this mapping) takes every ``r_pct`` and ``x_pct`` on winding 1's
   kVA. The magnetising branch (``imag_pct``, ``noload_loss_pct``) is a shunt at winding 2's bus,
   where OpenDSS connects it (PGM would split it between the terminals).
-- ``Load`` -> three ``sym_load`` rows (constant power, current, impedance) whose coefficients
-  follow the load's model and OpenDSS's voltage regions (``pgm_loads``).
+- ``Load`` -> up to three ``sym_load`` rows (constant power, current, impedance) whose
+  coefficients follow the load's model and OpenDSS's voltage regions (``pgm_loads``).
 - ``Der`` -> ``sym_gen`` (generator convention: positive ``p_kw`` injects).
 """
 
@@ -40,7 +40,7 @@ from power_grid_model import (
     initialize_array,
 )
 
-from openderms.grid.engines.pgm_loads import NORMAL, PARTS, LoadTable, load_table, specified
+from openderms.grid.engines.pgm_loads import NORMAL, LoadRows, LoadTable, load_table, specified
 from openderms.grid.engines.pgm_regulators import RegulatorMap, regulator_map
 from openderms.grid.engines.pgm_types import SQRT3, BoolArray, FloatArray, IntArray, PgmArray
 from openderms.grid.model import Matrix, Network, Transformer, Winding
@@ -50,9 +50,10 @@ from openderms.grid.model import Matrix, Network, Transformer, Winding
 class PgmConversion:
     """PGM input dataset of one Network and the maps between its rows and our ids.
 
-    Node rows follow ``net.buses``; sym_load rows are three per load (``pgm_loads``); sym_gen
-    rows follow ``net.ders``. A switch is a ``link`` when ideal, else a ``line`` row after the
-    series reactors (``switch_is_link``/``switch_row``).
+    Node rows follow ``net.buses``; sym_gen rows follow ``net.ders``. ``data`` has no
+    ``sym_load``: its rows vary (``pgm_loads.LoadRows``, built by ``sym_loads``). A switch is
+    a ``link`` when ideal, else a ``line`` row after the series reactors (``switch_is_link`` /
+    ``switch_row``).
     """
 
     data: dict[ComponentType, PgmArray]
@@ -61,7 +62,9 @@ class PgmConversion:
     bus_u_rated_v: FloatArray
     loads: LoadTable
     load_node_row: IntArray
-    load_pgm_id: IntArray
+    load_p_kw: FloatArray
+    load_q_kvar: FloatArray
+    load_first_id: int
     der_pgm_id: IntArray
     switch_is_link: BoolArray
     switch_row: IntArray
@@ -127,20 +130,6 @@ def convert(net: Network) -> PgmConversion:
     switch_row[~is_link] = len(series) + np.arange(int((~is_link).sum()))
     data[ComponentType.shunt], core_row = _shunts(net, bus_row, ids)
 
-    load_rows = np.array([bus_row[ld.bus] for ld in net.loads], dtype=np.int64)
-    table = load_table(net.loads, u_rated[load_rows])
-    load = _array(ComponentType.sym_load, 3 * len(net.loads), ids)
-    load["node"] = np.repeat(load_rows, 3)
-    load["status"] = 1
-    load["type"] = np.tile(PARTS, len(net.loads))
-    p_kw = np.array([[ld.p_kw for ld in net.loads]], dtype=np.float64)
-    q_kvar = np.array([[ld.q_kvar for ld in net.loads]], dtype=np.float64)
-    region = np.full(p_kw.shape, NORMAL, dtype=np.int64)
-    p_w, q_var = specified(table, region, p_kw, q_kvar)
-    load["p_specified"] = p_w[0]
-    load["q_specified"] = q_var[0]
-    data[ComponentType.sym_load] = load
-
     gen = _array(ComponentType.sym_gen, len(net.ders), ids)
     gen["node"] = [bus_row[d.bus] for d in net.ders]
     gen["status"] = 1
@@ -149,14 +138,18 @@ def convert(net: Network) -> PgmConversion:
     gen["q_specified"] = [d.q_kvar * 1e3 for d in net.ders]
     data[ComponentType.sym_gen] = gen
 
+    load_node = np.array([bus_row[ld.bus] for ld in net.loads], dtype=np.int64)
+    table = load_table(net.loads, u_rated[load_node])
     return PgmConversion(
         data=data,
         frequency_hz=net.frequency_hz,
         bus_ids=bus_ids,
         bus_u_rated_v=u_rated,
         loads=table,
-        load_node_row=load_rows,
-        load_pgm_id=load["id"].astype(np.int64),
+        load_node_row=load_node,
+        load_p_kw=np.array([ld.p_kw for ld in net.loads], dtype=np.float64),
+        load_q_kvar=np.array([ld.q_kvar for ld in net.loads], dtype=np.float64),
+        load_first_id=ids.next,  # sym_load rows take ids from here on (their count varies)
         der_pgm_id=gen["id"].astype(np.int64),
         switch_is_link=is_link,
         switch_row=switch_row,
@@ -166,8 +159,29 @@ def convert(net: Network) -> PgmConversion:
         transformer_three=three,
         transformer_rated_a=_rated_a(net),
         core_shunt_row=core_row,
-        regulators=regulator_map(net, two, data[ComponentType.transformer], bus_row),
+        regulators=regulator_map(
+            net,
+            two,
+            data[ComponentType.transformer],
+            bus_row,
+            shunts=data[ComponentType.shunt],
+            core_row=core_row,
+        ),
     )
+
+
+def sym_loads(conv: PgmConversion, rows: LoadRows) -> PgmArray:
+    """The ``sym_load`` input array for the given row set, at the loads' model values."""
+    arr = initialize_array(DatasetType.input, ComponentType.sym_load, rows.n_rows)
+    arr["id"] = conv.load_first_id + np.arange(rows.n_rows)
+    arr["node"] = conv.load_node_row[rows.load]
+    arr["status"] = 1
+    arr["type"] = rows.kind
+    region = np.full((1, len(conv.load_p_kw)), NORMAL, dtype=np.int64)
+    p_w, q_var = specified(conv.loads, rows, region, conv.load_p_kw[None], conv.load_q_kvar[None])
+    arr["p_specified"] = p_w[0]
+    arr["q_specified"] = q_var[0]
+    return arr
 
 
 def _rated_a(net: Network) -> FloatArray:

@@ -1,9 +1,11 @@
 """Loads as power-grid-model rows, with OpenDSS's behaviour outside ``v_min_pu``/``v_max_pu``.
 
-Every ``Load`` becomes three ``sym_load`` rows (constant power, constant current, constant
-impedance); the load's model and its voltage region set the three coefficients. OpenDSS (whose
-semantics the model follows, ``Load.v_min_pu``/``v_max_pu`` being its ``vminpu``/``vmaxpu``)
-changes a load's law with its voltage ``v`` (pu of the load's ``v_kv``):
+A ``Load`` is up to three ``sym_load`` rows (constant power, constant current, constant
+impedance): the parts its own model uses, plus those its out-of-band laws have needed so far
+(``LoadRows``; fewer rows keep PGM fast). The load's model and its voltage region
+set the coefficients of the parts. OpenDSS (whose semantics the model follows,
+``Load.v_min_pu``/``v_max_pu`` being its ``vminpu``/``vmaxpu``) changes a load's law with its
+voltage ``v`` (pu of the load's ``v_kv``):
 
 - ``v_min < v <= v_max``: the model (P, I, Z, ZIP, or exponential with exponents 0, 1, 2);
 - ``v > v_max``: constant impedance through the model's power at ``v_max``;
@@ -148,14 +150,50 @@ def regions(table: LoadTable, v_bus_pu: FloatArray) -> IntArray:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class LoadRows:
+    """Which (load, part) pairs are PGM rows: ``present[n, 3]``, in row order load by load."""
+
+    present: NDArray[np.bool_]
+    flat: IntArray  # indices into the flattened [n * 3] (load, part) grid, one per row
+    load: IntArray  # load index of each row
+    kind: IntArray  # PGM LoadGenType of each row
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.flat)
+
+
+def load_rows(table: LoadTable, extra: NDArray[np.bool_] | None = None) -> LoadRows:
+    """Rows for the in-band parts of every load, plus the ``extra`` ``[n, 3]`` (load, part)s."""
+    present = (table.coef_p[:, NORMAL] != 0) | (table.coef_q[:, NORMAL] != 0)
+    if extra is not None:
+        present |= extra
+    present[~present.any(axis=1), 0] = True  # a load always has a row, even a zero one
+    flat = np.flatnonzero(present).astype(np.int64)
+    return LoadRows(
+        present=present,
+        flat=flat,
+        load=flat // 3,
+        kind=np.asarray(PARTS, dtype=np.int64)[flat % 3],
+    )
+
+
+def missing(table: LoadTable, rows: LoadRows, region: IntArray) -> NDArray[np.bool_]:
+    """``[n, 3]``: the (load, part)s the laws of ``region`` (``[S, n]``) need but have no row."""
+    idx = np.arange(region.shape[1])
+    need = (table.coef_p[idx, region] != 0) | (table.coef_q[idx, region] != 0)  # [S, n, 3]
+    return np.asarray(need.any(axis=0) & ~rows.present)
+
+
 def specified(
-    table: LoadTable, region: IntArray, p_kw: FloatArray, q_kvar: FloatArray
+    table: LoadTable, rows: LoadRows, region: IntArray, p_kw: FloatArray, q_kvar: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """PGM ``p_specified``/``q_specified`` (W, var) ``[S, 3n]`` for loads ``[S, n]``."""
-    rows = np.arange(region.shape[1])
-    cp = table.coef_p[rows, region]  # [S, n, 3]
-    cq = table.coef_q[rows, region]
+    """PGM ``p_specified``/``q_specified`` (W, var) ``[S, n_rows]`` for loads ``[S, n]``."""
+    idx = np.arange(region.shape[1])
+    cp = table.coef_p[idx, region]  # [S, n, 3]
+    cq = table.coef_q[idx, region]
     s = region.shape[0]
-    p = (p_kw[:, :, None] * cp).reshape(s, -1) * 1e3
-    q = (q_kvar[:, :, None] * cq).reshape(s, -1) * 1e3
+    p = (p_kw[:, :, None] * cp).reshape(s, -1)[:, rows.flat] * 1e3
+    q = (q_kvar[:, :, None] * cq).reshape(s, -1)[:, rows.flat] * 1e3
     return p, q

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from threading import Lock
+from typing import Literal
 
 import numpy as np
 from power_grid_model import (
@@ -42,9 +45,16 @@ from openderms.errors import (
     PowerFlowError,
     UnknownElementError,
 )
-from openderms.grid.engines.pgm_convert import PgmConversion, convert
-from openderms.grid.engines.pgm_loads import NORMAL, regions, specified
-from openderms.grid.engines.pgm_regulators import tap_change
+from openderms.grid.engines.pgm_convert import PgmConversion, convert, sym_loads
+from openderms.grid.engines.pgm_loads import (
+    NORMAL,
+    LoadRows,
+    load_rows,
+    missing,
+    regions,
+    specified,
+)
+from openderms.grid.engines.pgm_regulators import core_update, tap_change
 from openderms.grid.engines.pgm_results import (
     BATCH_ATTRS,
     SNAPSHOT_ATTRS,
@@ -59,6 +69,10 @@ from openderms.grid.model import Network
 from openderms.grid.powerflow import PowerFlowResult, SeriesResult
 
 ENGINE_NAME = "pgm"
+#: how regulator taps behave across the scenarios of a batch: each from the model's taps
+#: ("independent"), each from the previous step's final taps ("chronological", a time series),
+#: or not at all ("fixed": the model's taps, no regulator action; for sensitivities)
+TapMode = Literal["independent", "chronological", "fixed"]
 _DIVERGED = (IterationDiverge, MaxIterationReached, SparseMatrixError)
 #: control iterations (regulator taps, load voltage regions) before giving up
 MAX_CONTROL_ITERATIONS = 30
@@ -70,28 +84,35 @@ _REGULATOR_ATTRS: AttrFilter = {
 
 
 class PgmModel:
-    """A converted network plus its PGM model; immutable from the caller's point of view."""
+    """A converted network plus its PGM model; immutable from the caller's point of view.
+
+    Internally a load gains PGM rows the first time it leaves its voltage band (see
+    ``pgm_loads``); that rebuild is invisible in results and guarded by the model's lock.
+    """
 
     def __init__(
         self,
         net: Network,
         conversion: PgmConversion,
-        pgm: PowerGridModel,
         *,
         symmetric: bool,
-        node_ids: tuple[str, ...],
-        node_bus: tuple[str, ...],
+        rows: LoadRows | None = None,
+        pgm: PowerGridModel | None = None,
     ) -> None:
         """Use ``from_network``; this assembles already converted parts."""
         self.net = net
         self.conversion = conversion
         self.symmetric = symmetric
-        self.node_ids = node_ids
-        self.node_bus = node_bus
-        self._pgm = pgm
+        self.node_ids, self.node_bus = node_labels(net)
         self.layout: BranchLayout = branch_layout(net, conversion)
-        self._load_p_kw = np.array([ld.p_kw for ld in net.loads], dtype=np.float64)
-        self._load_q_kvar = np.array([ld.q_kvar for ld in net.loads], dtype=np.float64)
+        self._load_p_kw = conversion.load_p_kw
+        self._load_q_kvar = conversion.load_q_kvar
+        self._der_p_kw = np.array([d.p_kw for d in net.ders], dtype=np.float64)
+        self._der_q_kvar = np.array([d.q_kvar for d in net.ders], dtype=np.float64)
+        self._lock = Lock()  # PGM models are not safe to share between threads
+        self._scratch: PowerGridModel | None = None
+        self._rows = load_rows(conversion.loads) if rows is None else rows
+        self._pgm = self._build() if pgm is None else pgm
 
     @classmethod
     def from_network(cls, net: Network, *, symmetric: bool | None = None) -> PgmModel:
@@ -105,17 +126,31 @@ class PgmModel:
         reasons = unsupported_reasons(net, symmetric=sym)
         if reasons:
             raise EngineUnsupportedError(ENGINE_NAME, reasons)
-        conv = convert(net)
-        try:
-            pgm = PowerGridModel(conv.data, system_frequency=net.frequency_hz)
-        except PowerGridError as exc:
-            raise PowerFlowError(f"power-grid-model rejected the converted model: {exc}") from exc
-        ids, buses = node_labels(net)
-        return cls(net, conv, pgm, symmetric=sym, node_ids=ids, node_bus=buses)
+        return cls(net, convert(net), symmetric=sym)
 
     @property
     def branch_ids(self) -> tuple[str, ...]:
         return self.layout.branch_ids
+
+    def _build(self) -> PowerGridModel:
+        """A PGM model of the conversion, this row set and this network's switch states."""
+        data = dict(self.conversion.data)
+        data[ComponentType.sym_load] = sym_loads(self.conversion, self._rows)
+        try:
+            pgm = PowerGridModel(data, system_frequency=self.net.frequency_hz)
+        except PowerGridError as exc:
+            raise PowerFlowError(f"power-grid-model rejected the converted model: {exc}") from exc
+        update = _switch_update(self.conversion, self.net)
+        if update:
+            pgm.update(update_data=update)
+        return pgm
+
+    def _extend(self, parts: np.ndarray) -> None:
+        """Add rows for the (load, part)s ``parts`` (``[n, 3]``) and rebuild the PGM model."""
+        with self._lock:
+            self._rows = load_rows(self.conversion.loads, self._rows.present | parts)
+            self._pgm = self._build()
+            self._scratch = None
 
     # ---------------------------------------------------------------- switching
     def with_switch_states(self, states: Mapping[str, bool]) -> PgmModel:
@@ -128,29 +163,12 @@ class PgmModel:
                 raise UnknownElementError("switch", sid)
             switches[i] = dataclasses.replace(switches[i], closed=bool(closed))
         net = dataclasses.replace(self.net, switches=tuple(switches))
-        conv = self.conversion
-        status = np.array([s.closed for s in switches], dtype=np.int8)
-        update: dict[ComponentType, np.ndarray] = {}
-        for comp, mask in (
-            (ComponentType.link, conv.switch_is_link),
-            (ComponentType.line, ~conv.switch_is_link),
-        ):
-            if mask.any():
-                upd = initialize_array(DatasetType.update, comp, int(mask.sum()))
-                upd["id"] = conv.data[comp]["id"][conv.switch_row[mask]]
-                upd["from_status"] = upd["to_status"] = status[mask]
-                update[comp] = upd
-        pgm = self._pgm.copy()
+        with self._lock:
+            rows, pgm = self._rows, self._pgm.copy()
+        update = _switch_update(self.conversion, net)
         if update:
             pgm.update(update_data=update)
-        return PgmModel(
-            net,
-            self.conversion,
-            pgm,
-            symmetric=self.symmetric,
-            node_ids=self.node_ids,
-            node_bus=self.node_bus,
-        )
+        return PgmModel(net, self.conversion, symmetric=self.symmetric, rows=rows, pgm=pgm)
 
     # ---------------------------------------------------------------- solving
     def solve(
@@ -159,14 +177,18 @@ class PgmModel:
         load_q_kvar: FloatArray | None = None,
         der_p_kw: FloatArray | None = None,
         der_q_kvar: FloatArray | None = None,
+        *,
+        regulate: bool = True,
     ) -> PowerFlowResult:
         """One snapshot with the given injections (1-D; None keeps the model's values).
 
         Loads in load convention (positive = consumed), DER in generator convention (positive =
-        export). ``substation_p_kw`` > 0 means import from transmission.
+        export). ``substation_p_kw`` > 0 means import from transmission. Regulators move their
+        taps from the model's positions as OpenDSS's would (``regulate=False``: they stay).
         """
         rows = [_as_rows(a) for a in (load_p_kw, load_q_kvar, der_p_kw, der_q_kvar)]
-        out, solve_s = self._run(*rows, n_steps=1, attrs=SNAPSHOT_ATTRS)
+        taps: TapMode = "independent" if regulate else "fixed"
+        out, solve_s = self._run(*rows, n_steps=1, attrs=SNAPSHOT_ATTRS, taps=taps)
         s = assemble(out, self.layout, 1, snapshot=True)
         assert s.v_angle_deg is not None
         assert s.i_max_a is not None
@@ -200,11 +222,14 @@ class PgmModel:
         der_p_kw: FloatArray | None = None,
         der_q_kvar: FloatArray | None = None,
         *,
+        taps: TapMode = "independent",
         threading: int = 0,
     ) -> SeriesResult:
         """Many scenarios in one PGM batch call: arrays ``[steps, n_loads]`` / ``[steps, n_ders]``.
 
-        Signs as in ``solve``. ``threading`` is PGM's (0: all hardware threads, -1: one).
+        Signs as in ``solve``. ``taps``: see ``TapMode`` (regulated networks only). Scenarios
+        whose taps or load regions move are solved again (a few more, smaller batch calls).
+        ``threading`` is PGM's (0: all hardware threads, -1: one).
         """
         given = [a for a in (load_p_kw, load_q_kvar, der_p_kw, der_q_kvar) if a is not None]
         if not given:
@@ -216,10 +241,17 @@ class PgmModel:
         ]
         try:  # the Y matrix is factorised once for all scenarios: fastest for injection series
             out, solve_s = self._run(
-                *rows, n_steps=n_steps, attrs=BATCH_ATTRS, threading=threading, method=_IC
+                *rows,
+                n_steps=n_steps,
+                attrs=BATCH_ATTRS,
+                threading=threading,
+                method=_IC,
+                taps=taps,
             )
         except NotConvergedError:  # Newton-Raphson is more robust on heavily loaded cases
-            out, solve_s = self._run(*rows, n_steps=n_steps, attrs=BATCH_ATTRS, threading=threading)
+            out, solve_s = self._run(
+                *rows, n_steps=n_steps, attrs=BATCH_ATTRS, threading=threading, taps=taps
+            )
         s = assemble(out, self.layout, n_steps, snapshot=False)
         return SeriesResult(
             engine=ENGINE_NAME,
@@ -245,21 +277,31 @@ class PgmModel:
         attrs: AttrFilter,
         threading: int = -1,
         method: CalculationMethod = CalculationMethod.newton_raphson,
+        taps: TapMode = "independent",
     ) -> tuple[PgmOutput, float]:
-        """Solve, then move regulator taps and load voltage regions until both rest."""
-        conv = self.conversion
-        reg, table = conv.regulators, conv.loads
-        n_loads = len(self.net.loads)
+        """Solve, then move regulator taps and load voltage regions until both rest.
+
+        After the first pass only the scenarios whose taps or load regions moved are solved
+        again, and their results replace the earlier ones.
+        """
+        reg = self.conversion.regulators
+        n_loads, n_ders = len(self.net.loads), len(self.net.ders)
         _check_width("load", load_p, load_q, n_loads)
-        _check_width("der", der_p, der_q, len(self.net.ders))
-        fixed: dict[ComponentType, np.ndarray] = {}
-        if der_p is not None or der_q is not None:
-            fixed[ComponentType.sym_gen] = self._der_update(der_p, der_q, n_steps)
-        p_kw = self._load_p_kw if load_p is None else load_p
-        q_kvar = self._load_q_kvar if load_q is None else load_q
-        p_kw = np.broadcast_to(p_kw, (n_steps, n_loads))
-        q_kvar = np.broadcast_to(q_kvar, (n_steps, n_loads))
-        loads_given = load_p is not None or load_q is not None
+        _check_width("der", der_p, der_q, n_ders)
+        state = _State(
+            p_kw=np.broadcast_to(self._load_p_kw if load_p is None else load_p, (n_steps, n_loads)),
+            q_kvar=np.broadcast_to(
+                self._load_q_kvar if load_q is None else load_q, (n_steps, n_loads)
+            ),
+            der_p_kw=np.broadcast_to(self._der_p_kw if der_p is None else der_p, (n_steps, n_ders)),
+            der_q_kvar=np.broadcast_to(
+                self._der_q_kvar if der_q is None else der_q, (n_steps, n_ders)
+            ),
+            taps=np.zeros((n_steps, len(reg.transformer_row)), dtype=np.int64),
+            region=np.full((n_steps, n_loads), NORMAL, dtype=np.int64),
+            loads_given=load_p is not None or load_q is not None,
+            ders_given=der_p is not None or der_q is not None,
+        )
         want: AttrFilter = dict(attrs)
         if len(reg.transformer_row):
             for comp, names in _REGULATOR_ATTRS.items():
@@ -267,95 +309,227 @@ class PgmModel:
                 assert isinstance(have, list | None)
                 assert isinstance(add, list)
                 want[comp] = sorted({*(have or []), *add})
-        taps = np.zeros((n_steps, len(reg.transformer_row)), dtype=np.int64)
-        region = np.full((n_steps, n_loads), NORMAL, dtype=np.int64)
-        elapsed = 0.0
-        for _ in range(MAX_CONTROL_ITERATIONS):
-            data = dict(fixed)
-            if loads_given or (region != NORMAL).any():
-                data[ComponentType.sym_load] = self._load_update(region, p_kw, q_kvar)
-            if taps.any():
-                tap = initialize_array(DatasetType.update, ComponentType.transformer, taps.shape)
-                tap["id"] = reg.transformer_pgm_id
-                tap["tap_pos"] = taps
-                data[ComponentType.transformer] = tap
-            out, seconds = self._calculate(data, want, n_steps, threading, method)
+        settle = self._settle(state, want, threading, method, regulate=taps != "fixed")
+        if taps != "chronological" or not len(reg.transformer_row) or n_steps == 1:
+            return settle(np.arange(n_steps), None)
+        # a time series: each step starts from the taps the previous one ended with, as a
+        # regulator does in time. Step 0 settles from the model's taps; the others first start
+        # where step 0 ended (most keep it), then every step whose start was wrong is solved
+        # again from the corrected start, until no start changes.
+        full, elapsed = settle(np.arange(1), None)
+        start = np.zeros_like(state.taps)
+        start[1:] = state.taps[0]
+        state.taps[1:] = start[1:]
+        full, seconds = settle(np.arange(1, n_steps), full)
+        elapsed += seconds
+        for _ in range(n_steps):
+            carried = _carry(start, state.taps)
+            moved = np.flatnonzero((carried != start).any(axis=1))
+            if not len(moved):
+                break
+            start = carried
+            state.taps[moved] = start[moved]
+            full, seconds = settle(moved, full)
             elapsed += seconds
-            moved = False
-            if len(reg.transformer_row):
-                change = tap_change(out, reg, taps, conv.bus_u_rated_v)
-                if change.any():
-                    taps = taps + change
-                    moved = True
-            if table.adaptive.any():
-                u = np.asarray(out[ComponentType.node]["u_pu"], dtype=np.float64)
-                u = u.mean(axis=2) if u.ndim == 3 else u
-                new = regions(table, u.reshape(n_steps, -1)[:, conv.load_node_row])
-                if (new != region).any():
-                    region = new
-                    moved = True
-            if not moved:
-                return out, elapsed
-        raise NotConvergedError(
-            f"regulator taps or load voltage regions still changing after "
-            f"{MAX_CONTROL_ITERATIONS} iterations"
-        )
+        return full, elapsed
+
+    def _settle(
+        self,
+        state: _State,
+        want: AttrFilter,
+        threading: int,
+        method: CalculationMethod,
+        *,
+        regulate: bool,
+    ) -> Callable[[IntArray, PgmOutput | None], tuple[PgmOutput, float]]:
+        """A function solving scenarios ``rows`` from their present taps and load regions,
+        moving taps (if ``regulate``) and regions until both rest; results go into ``full``."""
+        conv = self.conversion
+        reg, table = conv.regulators, conv.loads
+
+        def settle(rows: IntArray, full: PgmOutput | None) -> tuple[PgmOutput, float]:
+            active = rows
+            elapsed = 0.0
+            for _ in range(MAX_CONTROL_ITERATIONS):
+                out, seconds = self._calculate(state, active, want, threading, method)
+                elapsed += seconds
+                full = _merge(full, out, active, len(state.taps))
+                changed = np.zeros(len(active), dtype=bool)
+                if regulate and len(reg.transformer_row):
+                    change = tap_change(out, reg, state.taps[active], conv.bus_u_rated_v)
+                    state.taps[active] += change
+                    changed |= change.any(axis=1)
+                if table.adaptive.any():
+                    u = np.asarray(out[ComponentType.node]["u_pu"], dtype=np.float64)
+                    u = u.mean(axis=2) if u.ndim == 3 else u
+                    new = regions(table, u.reshape(len(active), -1)[:, conv.load_node_row])
+                    changed |= (new != state.region[active]).any(axis=1)
+                    state.region[active] = new
+                    lacking = missing(table, self._rows, new)
+                    if lacking.any():
+                        self._extend(lacking)
+                if not changed.any():
+                    return full, elapsed
+                active = active[changed]
+            raise NotConvergedError(
+                f"regulator taps or load voltage regions still changing after "
+                f"{MAX_CONTROL_ITERATIONS} iterations"
+            )
+
+        return settle
+
+    def _updates(
+        self, state: _State, rows: IntArray, *, complete: bool
+    ) -> dict[ComponentType, np.ndarray]:
+        """Update arrays ``[len(rows), n]`` for the scenarios ``rows`` (``complete``: every
+        load, DER and tap, even those at the model's values)."""
+        conv = self.conversion
+        data: dict[ComponentType, np.ndarray] = {}
+        n = len(rows)
+        region = state.region[rows]
+        if complete or state.loads_given or (region != NORMAL).any():
+            lr = self._rows
+            p_w, q_var = specified(conv.loads, lr, region, state.p_kw[rows], state.q_kvar[rows])
+            upd = initialize_array(DatasetType.update, ComponentType.sym_load, p_w.shape)
+            upd["id"] = conv.load_first_id + np.arange(lr.n_rows)
+            upd["p_specified"] = p_w
+            upd["q_specified"] = q_var
+            data[ComponentType.sym_load] = upd
+        if complete or state.ders_given:
+            upd = initialize_array(
+                DatasetType.update, ComponentType.sym_gen, (n, len(conv.der_pgm_id))
+            )
+            upd["id"] = conv.der_pgm_id
+            upd["p_specified"] = state.der_p_kw[rows] * 1e3
+            upd["q_specified"] = state.der_q_kvar[rows] * 1e3
+            data[ComponentType.sym_gen] = upd
+        taps = state.taps[rows]
+        if taps.shape[1] and (complete or taps.any()):
+            upd = initialize_array(DatasetType.update, ComponentType.transformer, taps.shape)
+            upd["id"] = conv.regulators.transformer_pgm_id
+            upd["tap_pos"] = taps
+            data[ComponentType.transformer] = upd
+            cores = core_update(conv.regulators, taps)
+            if cores is not None:
+                upd = initialize_array(DatasetType.update, ComponentType.shunt, cores["id"].shape)
+                for name, values in cores.items():
+                    upd[name] = values
+                data[ComponentType.shunt] = upd
+        return data
 
     def _calculate(
         self,
-        data: dict[ComponentType, np.ndarray],
+        state: _State,
+        rows: IntArray,
         want: AttrFilter,
-        n_steps: int,
         threading: int,
         method: CalculationMethod,
     ) -> tuple[PgmOutput, float]:
-        """One PGM call (a batch when ``data`` holds updates); output always has scenarios."""
+        """PGM on the scenarios ``rows``; the output always has a scenario axis.
+
+        Several scenarios: one batch call on the shared model. One scenario: a plain call on
+        the shared model when it needs no update, else on this model's private working copy
+        (updated in place with every injection and tap, so nothing stale survives a call),
+        which avoids the batch machinery's per-call copy of the whole model.
+        """
         t0 = time.perf_counter()
         out: PgmOutput
-        try:
-            if data:
-                out = self._pgm.calculate_power_flow(
-                    symmetric=self.symmetric,
-                    update_data=data,
-                    output_component_types=want,
-                    threading=threading if n_steps > 1 else -1,
-                    calculation_method=method,
-                )
-            else:  # a plain snapshot: give it the batch axis of one scenario
-                single = self._pgm.calculate_power_flow(
-                    symmetric=self.symmetric,
-                    output_component_types=want,
-                    calculation_method=method,
-                )
-                out = {comp: _with_scenario_axis(cols) for comp, cols in single.items()}
-        except PowerGridBatchError as exc:
-            failed = exc.failed_scenarios.tolist()
-            raise NotConvergedError(
-                f"power-grid-model did not converge in {len(failed)} of {n_steps} scenarios "
-                f"(first: {failed[:5]}): {exc.error_messages[0].strip()}"
-            ) from exc
-        except _DIVERGED as exc:
-            raise NotConvergedError(f"power-grid-model did not converge: {exc}") from exc
-        except PowerGridError as exc:
-            raise PowerFlowError(f"power-grid-model failed: {exc}") from exc
+        with self._lock:
+            data = self._updates(state, rows, complete=False)
+            try:
+                if len(rows) > 1:
+                    out = self._pgm.calculate_power_flow(
+                        symmetric=self.symmetric,
+                        update_data=data,
+                        output_component_types=want,
+                        threading=threading,
+                        calculation_method=method,
+                    )
+                else:
+                    target = self._pgm
+                    if data:
+                        if self._scratch is None:
+                            self._scratch = self._pgm.copy()
+                        target = self._scratch
+                        full = self._updates(state, rows, complete=True)
+                        target.update(update_data={k: v[0] for k, v in full.items()})
+                    single = target.calculate_power_flow(
+                        symmetric=self.symmetric,
+                        output_component_types=want,
+                        calculation_method=method,
+                    )
+                    out = {comp: _with_scenario_axis(cols) for comp, cols in single.items()}
+            except PowerGridBatchError as exc:
+                failed = rows[exc.failed_scenarios].tolist()
+                raise NotConvergedError(
+                    f"power-grid-model did not converge in {len(failed)} of {len(rows)} "
+                    f"scenarios (first: {failed[:5]}): {exc.error_messages[0].strip()}"
+                ) from exc
+            except _DIVERGED as exc:
+                raise NotConvergedError(f"power-grid-model did not converge: {exc}") from exc
+            except PowerGridError as exc:
+                raise PowerFlowError(f"power-grid-model failed: {exc}") from exc
         return out, time.perf_counter() - t0
 
-    def _load_update(self, region: IntArray, p_kw: FloatArray, q_kvar: FloatArray) -> np.ndarray:
-        p_w, q_var = specified(self.conversion.loads, region, p_kw, q_kvar)
-        upd = initialize_array(DatasetType.update, ComponentType.sym_load, p_w.shape)
-        upd["id"] = self.conversion.load_pgm_id
-        upd["p_specified"] = p_w
-        upd["q_specified"] = q_var
-        return upd
 
-    def _der_update(self, der_p: FloatArray | None, der_q: FloatArray | None, n: int) -> np.ndarray:
-        upd = initialize_array(DatasetType.update, ComponentType.sym_gen, (n, len(self.net.ders)))
-        upd["id"] = self.conversion.der_pgm_id
-        if der_p is not None:
-            upd["p_specified"] = der_p * 1e3
-        if der_q is not None:
-            upd["q_specified"] = der_q * 1e3
-        return upd
+@dataclass(slots=True)
+class _State:
+    """What one solve varies per scenario: injections, tap positions, load voltage regions."""
+
+    p_kw: FloatArray
+    q_kvar: FloatArray
+    der_p_kw: FloatArray
+    der_q_kvar: FloatArray
+    taps: IntArray
+    region: IntArray
+    loads_given: bool
+    ders_given: bool
+
+
+def _carry(start: IntArray, final: IntArray) -> IntArray:
+    """Start taps of every step: the final taps of the last earlier step whose taps moved.
+
+    At the chronological solution this is exactly "the previous step's final taps"; as a
+    guess it carries a tap change across the following steps at once instead of one per pass.
+    """
+    out = np.empty_like(start)
+    current = np.zeros(start.shape[1], dtype=start.dtype)
+    for k in range(len(start)):
+        out[k] = current
+        if (final[k] != start[k]).any():
+            current = final[k]
+    return out
+
+
+def _merge(full: PgmOutput | None, part: PgmOutput, rows: IntArray, n: int) -> PgmOutput:
+    """Write the scenarios ``rows`` of ``part`` into ``full`` (``n`` scenarios; made if None)."""
+    if full is None:
+        if len(rows) == n:
+            return part
+        full = {
+            comp: {a: np.zeros((n, *v.shape[1:]), dtype=v.dtype) for a, v in cols.items()}
+            for comp, cols in part.items()
+        }
+    for comp, cols in part.items():
+        for attr, values in cols.items():
+            full[comp][attr][rows] = values
+    return full
+
+
+def _switch_update(conv: PgmConversion, net: Network) -> dict[ComponentType, np.ndarray]:
+    """Link / line status updates putting every switch in its ``net`` state."""
+    status = np.array([s.closed for s in net.switches], dtype=np.int8)
+    update: dict[ComponentType, np.ndarray] = {}
+    for comp, mask in (
+        (ComponentType.link, conv.switch_is_link),
+        (ComponentType.line, ~conv.switch_is_link),
+    ):
+        if mask.any():
+            upd = initialize_array(DatasetType.update, comp, int(mask.sum()))
+            upd["id"] = conv.data[comp]["id"][conv.switch_row[mask]]
+            upd["from_status"] = upd["to_status"] = status[mask]
+            update[comp] = upd
+    return update
 
 
 def _with_scenario_axis(cols: object) -> dict[str, np.ndarray]:

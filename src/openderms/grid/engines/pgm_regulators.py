@@ -50,12 +50,23 @@ class RegulatorMap:
     pos_min: IntArray
     pos_max: IntArray
     max_tap_change: IntArray
+    tap0_pu: FloatArray  # the model's tap of the regulated winding
+    core_shunt_row: IntArray  # shunt row of a core at the regulated winding 2, or -1
+    core_shunt_pgm_id: IntArray
+    core_y_s: FloatArray  # [n_reg, 4] its g1, b1, g0, b0 at the model's tap
 
 
 def regulator_map(
-    net: Network, two: IntArray, tr_arr: PgmArray, bus_row: dict[str, int]
+    net: Network,
+    two: IntArray,
+    tr_arr: PgmArray,
+    bus_row: dict[str, int],
+    *,
+    shunts: PgmArray,
+    core_row: IntArray,
 ) -> RegulatorMap:
-    """The regulators of two-winding transformers (``two``: their net.transformers indices)."""
+    """The regulators of two-winding transformers (``two``: their net.transformers indices;
+    ``core_row``: the shunt row of each transformer's core, or -1)."""
     row_of = {net.transformers[ti].id: i for i, ti in enumerate(two.tolist())}
     regs = [r for r in net.regulators if r.transformer in row_of]
     rows = np.array([row_of[r.transformer] for r in regs], dtype=np.int64)
@@ -63,6 +74,15 @@ def regulator_map(
     w = [ws[r.winding - 1] for ws, r in zip(windings, regs, strict=True)]
     delta = np.array([wk.conn == "delta" for wk in w], dtype=bool)
     kv = np.array([wk.v_kv for wk in w], dtype=np.float64)
+    # a core sits at winding 2: its admittance follows that winding's tap
+    core = np.array(
+        [core_row[two[row_of[r.transformer]]] if r.winding == 2 else -1 for r in regs],
+        dtype=np.int64,
+    )
+    core_y = np.zeros((len(regs), 4))
+    if (core >= 0).any():
+        has = core >= 0
+        core_y[has] = np.stack([shunts[k][core[has]] for k in ("g1", "b1", "g0", "b0")], axis=1)
 
     def f(values: list[float]) -> FloatArray:
         return np.array(values, dtype=np.float64)
@@ -84,7 +104,31 @@ def regulator_map(
         pos_min=tr_arr["tap_min"][rows].astype(np.int64) if len(rows) else rows,
         pos_max=tr_arr["tap_max"][rows].astype(np.int64) if len(rows) else rows,
         max_tap_change=np.array([r.max_tap_change for r in regs], dtype=np.int64),
+        tap0_pu=f([wk.tap_pu for wk in w]),
+        core_shunt_row=core,
+        core_shunt_pgm_id=np.where(core >= 0, shunts["id"][np.maximum(core, 0)], -1)
+        if len(shunts)
+        else core,
+        core_y_s=core_y,
     )
+
+
+def core_update(reg: RegulatorMap, taps: IntArray) -> dict[str, np.ndarray] | None:
+    """Shunt ``id``/``g1``/``b1``/``g0``/``b0`` ``[S, n]`` of the cores that move with taps.
+
+    The core admittance was set at the model's tap; at position ``k`` it scales by
+    (tap / (tap + k·step))², as OpenDSS's magnetising branch does at a tapped winding 2.
+    """
+    has = reg.core_shunt_row >= 0
+    if not has.any():
+        return None
+    tap = reg.tap0_pu[has]
+    scale = (tap / (tap + taps[:, has] * reg.step_pu[has])) ** 2  # [S, n]
+    y = reg.core_y_s[has]
+    out: dict[str, np.ndarray] = {"id": np.broadcast_to(reg.core_shunt_pgm_id[has], scale.shape)}
+    for k, name in enumerate(("g1", "b1", "g0", "b0")):
+        out[name] = scale * y[:, k]
+    return out
 
 
 def _phase_voltages(
