@@ -1,7 +1,9 @@
 """Timings of the power-grid-model engine on a digital-twin-sized feeder (prints figures).
 
-A 66/12.47 kV substation with 8 feeders, ~4,000 buses and lines, 2,000 loads and 10,000 DER:
-conversion, a snapshot (symmetric and asymmetric), a 96-step batch, and a switching variant.
+A random 66/12.47 kV feeder (8 feeders, ~4,000 buses and lines, 2,000 loads, 10,000 DER; with
+transposed and with untransposed lines) and, when present, the camden digital twin (two LTCs,
+loads that leave their voltage band): conversion, a snapshot, a 96-step series (taps carried
+over, and independent snapshots) and a switching variant.
 
     .venv/bin/python bench/pgm_engine.py [n_buses] [n_ders]
 """
@@ -107,39 +109,60 @@ def _best(f: object, repeat: int = 5) -> float:
     return min(times)
 
 
+def _report(label: str, net: Network, inj: InjectionSeries, switch_id: str) -> None:
+    print(f"--- {label}: {net.summary()}")
+    build = _best(lambda: PgmModel.from_network(net), 3)
+    model = PgmModel.from_network(net)
+    res = model.solve()
+    wall = _best(model.solve)
+    kind = "symmetric" if model.symmetric else "asymmetric"
+    print(f"convert + build          {build * 1e3:8.1f} ms   ({kind} calculation)")
+    print(f"snapshot (PGM only)      {res.solve_s * 1e3:8.1f} ms   wall {wall * 1e3:.1f} ms")
+    v_lo, v_hi = res.v_pu[res.v_pu > 0].min(), res.v_pu.max()
+    print(f"   v {v_lo:.4f}..{v_hi:.4f} pu, P_sub {res.substation_p_kw:.0f} kW")
+    engine = PgmEngine()
+    engine.solve_series(net, inj)
+    for taps in ("chronological", "independent"):
+        t0 = time.perf_counter()
+        if taps == "chronological":
+            series = engine.solve_series(net, inj)
+        else:
+            series = model.batch(inj.load_p_kw, inj.load_q_kvar, inj.der_p_kw, inj.der_q_kvar)
+        wall = time.perf_counter() - t0
+        print(
+            f"{inj.n_steps}-step series {taps:13s} PGM {series.solve_s * 1e3:7.1f} ms"
+            f"   wall {wall * 1e3:.1f} ms"
+        )
+    t_sw = _best(lambda: model.with_switch_states({switch_id: False}).solve(), 3)
+    print(f"open {switch_id} + solve {t_sw * 1e3:10.1f} ms")
+
+
+def _day(net: Network, steps: int = 96) -> InjectionSeries:
+    shape = np.sin(np.linspace(0, np.pi, steps))[:, None]
+    return InjectionSeries(
+        load_p_kw=np.array([ld.p_kw for ld in net.loads]) * (0.6 + 0.4 * shape),
+        load_q_kvar=np.array([ld.q_kvar for ld in net.loads]) * np.ones((steps, 1)),
+        der_p_kw=np.array([d.p_kw for d in net.ders]) * shape,
+        der_q_kvar=np.zeros((steps, len(net.ders))),
+    )
+
+
 def main() -> None:
     n_buses = int(sys.argv[1]) if len(sys.argv) > 1 else 4000
     n_ders = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
     for untransposed in (False, True):
         net = feeder(n_buses, n_ders, untransposed=untransposed)
-        label = (
-            "asymmetric (untransposed lines)" if untransposed else "symmetric (transposed lines)"
-        )
-        print(f"--- {label}: {net.summary()}")
-        build = _best(lambda net=net: PgmModel.from_network(net), 3)
-        model = PgmModel.from_network(net)
-        res = model.solve()
-        wall = _best(model.solve)
-        print(f"convert + build          {build * 1e3:8.1f} ms")
-        print(f"snapshot (PGM only)      {res.solve_s * 1e3:8.1f} ms   wall {wall * 1e3:.1f} ms")
-        v_lo, v_hi = res.v_pu.min(), res.v_pu.max()
-        print(f"   v {v_lo:.4f}..{v_hi:.4f} pu, P_sub {res.substation_p_kw:.0f} kW")
-        steps = 96
-        shape = np.sin(np.linspace(0, np.pi, steps))[:, None]
-        inj = InjectionSeries(
-            load_p_kw=np.array([ld.p_kw for ld in net.loads]) * (0.6 + 0.4 * shape),
-            load_q_kvar=np.array([ld.q_kvar for ld in net.loads]) * np.ones((steps, 1)),
-            der_p_kw=np.array([d.p_kw for d in net.ders]) * shape,
-            der_q_kvar=np.zeros((steps, len(net.ders))),
-        )
-        engine = PgmEngine()
-        engine.solve_series(net, inj)
-        t0 = time.perf_counter()
-        series = engine.solve_series(net, inj)
-        wall = time.perf_counter() - t0
-        print(f"96-step batch (PGM only) {series.solve_s * 1e3:8.1f} ms   wall {wall * 1e3:.1f} ms")
-        t_sw = _best(lambda model=model: model.with_switch_states({"brk3": False}).solve(), 3)
-        print(f"open a breaker + solve   {t_sw * 1e3:8.1f} ms")
+        lines = "untransposed" if untransposed else "transposed"
+        _report(f"random feeder, {lines} lines", net, _day(net), "brk3")
+    try:
+        from openderms.sim.twin.build import build_twin
+    except ImportError:
+        return
+    twin = build_twin("camden")
+    breaker = next(s.id for s in twin.network.switches if s.closed and s.kind == "breaker")
+    _report(
+        "camden twin (LTCs, OpenDSS load laws)", twin.network, twin.profiles.injections, breaker
+    )
 
 
 if __name__ == "__main__":

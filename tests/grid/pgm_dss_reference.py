@@ -106,7 +106,8 @@ def script(net: Network) -> list[str]:
             f"new regcontrol.{reg.id} transformer={reg.transformer} winding={reg.winding} "
             f"vreg={reg.v_set_v:.12g} band={reg.band_v:.12g} ptratio={reg.pt_ratio:.12g} "
             f"ctprim={reg.ct_primary_a:.12g} r={reg.r_ldc_v:.12g} x={reg.x_ldc_v:.12g} "
-            f"ptphase={reg.pt_phase} maxtapchange={reg.max_tap_change} reversible=no"
+            f"ptphase={ {-1: 'max', -2: 'min'}.get(reg.pt_phase, reg.pt_phase) } "
+            f"maxtapchange={reg.max_tap_change} reversible=no"
         )
     for cap in net.capacitors:
         cmds.append(

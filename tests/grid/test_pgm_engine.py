@@ -17,7 +17,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openderms.errors import EngineUnsupportedError, NotConvergedError, UnknownElementError
+from openderms.errors import (
+    EngineUnsupportedError,
+    NotConvergedError,
+    PowerFlowError,
+    UnknownElementError,
+)
 from openderms.grid.engines.pgm import PgmEngine, PgmModel
 from openderms.grid.model import (
     Bus,
@@ -173,6 +178,35 @@ def regulator(
     return Regulator("reg", "tsub", 2, v_set_v, band_v, 60.0, 600.0, r_v, x_v)
 
 
+def with_switch_impedance(net: Network, r_ohm: float, x_ohm: float) -> Network:
+    """Every switch with this series impedance per phase."""
+    switches = tuple(dataclasses.replace(sw, r_ohm=r_ohm, x_ohm=x_ohm) for sw in net.switches)
+    return dataclasses.replace(net, switches=switches)
+
+
+def line_regulator(pt_phase: int, v_set_v: float = 121.0) -> Network:
+    """An untransposed feeder with a wye-wye line regulator between n5 and n6 (narrow band),
+    so the monitored phase (1..3, -1 max, -2 min) changes the tap it settles on."""
+    net = feeder(untransposed=True)
+    tr = Transformer(
+        "treg",
+        3,
+        (
+            Winding("n5", ABC, "wye", 12.47, 5000.0, 0.05),
+            Winding("n6", ABC, "wye", 12.47, 5000.0, 0.05),
+        ),
+        (0.5,),
+        kind="regulator",
+    )
+    reg = Regulator("lreg", "treg", 2, v_set_v, 0.4, 60.0, 300.0, pt_phase=pt_phase)
+    return dataclasses.replace(
+        net,
+        lines=tuple(ln for ln in net.lines if ln.id != "l6"),
+        transformers=(*net.transformers, tr),
+        regulators=(reg,),
+    )
+
+
 def max_dv(r: PowerFlowResult, ref: dss.DssResult) -> float:
     """Largest |ΔV| (pu) over the nodes."""
     return float(max(abs(v - ref.v_pu[n.lower()]) for n, v in zip(r.node_ids, r.v_pu, strict=True)))
@@ -200,6 +234,7 @@ CASES: dict[str, Callable[[], Network]] = {
     "zip-loads": lambda: feeder(model="zip"),
     "delta-loads": lambda: feeder(conn="delta"),
     "reverse-flow": lambda: feeder(der_kw=2000.0),
+    "switch-impedance": lambda: with_switch_impedance(feeder(), 0.02, 0.05),
     "extras": lambda: with_extras(feeder()),
     "regulator": lambda: feeder(regulator=regulator()),
     "regulator-ldc": lambda: feeder(regulator=regulator(122.0, 2.0, 3.0, 6.0)),
@@ -208,6 +243,11 @@ CASES: dict[str, Callable[[], Network]] = {
     "regulator-reverse-flow": lambda: feeder(der_kw=3200.0, regulator=regulator(122.0, 3.0)),
     "regulator-asymmetric": lambda: feeder(untransposed=True, regulator=regulator(123.0, 1.5)),
     "regulator-core-losses": lambda: feeder(imag_pct=2.0, regulator=regulator(124.0)),
+    # OpenDSS settles this line regulator on 1.04375 / 1.03125 / 1.03125 / 1.04375
+    "line-regulator-phase-a": lambda: line_regulator(1),
+    "line-regulator-phase-c": lambda: line_regulator(3),
+    "line-regulator-max-phase": lambda: line_regulator(-1),
+    "line-regulator-min-phase": lambda: line_regulator(-2),
 }
 
 
@@ -345,13 +385,15 @@ def test_regulators_it_cannot_emulate_are_named() -> None:
     )
 
 
-def test_opening_a_switch_deenergises_downstream_nodes() -> None:
+@pytest.mark.parametrize("r_ohm", [0.0, 0.01])
+def test_opening_a_switch_deenergises_downstream_nodes(r_ohm: float) -> None:
     base = feeder(n=4)
     net = dataclasses.replace(
         base,
         lines=tuple(ln for ln in base.lines if ln.id != "l3"),
         switches=(*base.switches, Switch("s23", "n2", "n3", ABC, ABC, True)),
     )
+    net = with_switch_impedance(net, r_ohm, 2 * r_ohm)
     model = PgmModel.from_network(net)
     opened = model.with_switch_states({"s23": False})
     res = opened.solve()
@@ -473,6 +515,11 @@ def test_an_impossible_load_raises_not_converged() -> None:
         model.solve(load_p_kw=huge)
     with pytest.raises(NotConvergedError, match="1 of 2 scenarios"):
         model.batch(load_p_kw=np.vstack([huge / 1e4, huge]))
+
+
+def test_a_network_without_source_is_refused() -> None:
+    with pytest.raises(PowerFlowError, match="no source"):
+        PgmEngine().solve(dataclasses.replace(feeder(n=2), sources=()))
 
 
 def test_engine_caches_the_converted_model() -> None:

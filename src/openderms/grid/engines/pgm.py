@@ -3,19 +3,24 @@
 ``PgmEngine`` implements ``openderms.grid.powerflow.PowerFlowEngine``. It converts a
 ``Network`` once (``PgmModel``, cached per engine instance on the Network object's identity) and
 solves it with PGM's Newton-Raphson: the symmetric calculation when every line is transposed
-(every other element PGM accepts is balanced), the asymmetric one otherwise.
+(every other element PGM accepts is balanced), the asymmetric one otherwise. The same model
+re-solves with new injections (``PgmModel.solve`` / ``batch``) or switch states
+(``PgmModel.with_switch_states``) without reconversion: that is the fast path for the control
+loop and sensitivities.
 
 What PGM cannot represent is listed by ``unsupported`` (see ``pgm_support``); ``pick_engine``
-then falls back to OpenDSS. Notable modelling choices, all matching OpenDSS:
+then falls back to OpenDSS. Where PGM's own models differ from OpenDSS, the conversion follows
+OpenDSS (the project's reference), so both engines give the same answer:
 
-- wye windings, capacitors, loads and DER on ``(1, 2, 3)`` are grounded;
-- delta/wye transformers shift the second winding by -30° (ANSI, clock 1);
+- wye windings, capacitors, loads and DER on ``(1, 2, 3)`` are grounded; delta/wye
+  transformers put winding 2 at -30° (ANSI, clock 1); every ``r_pct``/``x_pct`` is on winding
+  1's kVA; the magnetising branch sits at winding 2 and follows its tap;
 - regulators follow OpenDSS's static RegControl rule (``pgm_regulators``), not PGM's own;
-- constant-power loads stay constant power at any voltage (OpenDSS switches a load to constant
-  impedance outside its ``vminpu``/``vmaxpu``: the engines agree while voltages stay inside);
-- the transformer magnetising branch is split half and half between the terminals (PGM's pi
-  model); OpenDSS connects it at winding 1, a difference of order ``%imag``·``x_pct``/10⁴;
-- de-energised nodes (isolated by open switches) report ``v_pu = 0.0`` and angle 0, like OpenDSS.
+- loads follow OpenDSS's laws outside ``v_min_pu``/``v_max_pu`` (``pgm_loads``);
+- transformer loading is current-based, against kVA/(√3·kV) per winding;
+- de-energised nodes (isolated by open switches) report ``v_pu = 0.0`` and angle 0.
+
+DER stay constant power at any voltage (an inverter does not become an impedance).
 
 Sign conventions: ``substation_p_kw`` is what the sources deliver into the network (positive =
 import from transmission, negative under reverse flow); a branch's ``p_from_kw`` enters it at

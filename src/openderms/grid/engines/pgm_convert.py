@@ -273,41 +273,40 @@ def _transformers(
     net: Network, rows: IntArray, regulated: dict[str, int], bus_row: dict[str, int], ids: _Ids
 ) -> PgmArray:
     arr = _array(ComponentType.transformer, len(rows), ids)
-    for i, ti in enumerate(rows.tolist()):
-        tr = net.transformers[ti]
-        w1, w2 = tr.windings
-        s1 = w1.s_kva
-        r_pu = (w1.r_pct + w2.r_pct) / 100.0  # OpenDSS: every % on winding 1's kVA
-        x_pu = tr.x_pct[0] / 100.0
-        row = arr[i]
-        row["from_node"] = bus_row[w1.bus]
-        row["to_node"] = bus_row[w2.bus]
-        row["from_status"] = 1
-        row["to_status"] = 1
-        row["u1"] = w1.v_kv * 1e3 * w1.tap_pu
-        row["u2"] = w2.v_kv * 1e3 * w2.tap_pu
-        row["sn"] = s1 * 1e3
-        row["uk"] = math.hypot(r_pu, x_pu)
-        row["pk"] = r_pu * s1 * 1e3
-        row["i0"] = 0.0  # the core is a shunt at winding 2, as in OpenDSS (see _shunts)
-        row["p0"] = 0.0
-        row["winding_from"] = _winding_type(w1)
-        row["winding_to"] = _winding_type(w2)
-        row["clock"] = _clock(w1, w2)
-        row["tap_side"] = 0
-        row["tap_pos"] = 0
-        row["tap_min"] = 0
-        row["tap_max"] = 0
-        row["tap_nom"] = 0
-        row["tap_size"] = 0.0
+    trs = [net.transformers[ti] for ti in rows.tolist()]
+    w1 = [t.windings[0] for t in trs]
+    w2 = [t.windings[1] for t in trs]
+
+    def col(values: list[float]) -> FloatArray:
+        return np.array(values, dtype=np.float64)
+
+    s1_va = col([w.s_kva for w in w1]) * 1e3
+    r_pu = (col([w.r_pct for w in w1]) + col([w.r_pct for w in w2])) / 100.0  # on winding 1
+    x_pu = col([t.x_pct[0] for t in trs]) / 100.0
+    arr["from_node"] = [bus_row[w.bus] for w in w1]
+    arr["to_node"] = [bus_row[w.bus] for w in w2]
+    arr["from_status"] = arr["to_status"] = 1
+    arr["u1"] = col([w.v_kv * w.tap_pu for w in w1]) * 1e3
+    arr["u2"] = col([w.v_kv * w.tap_pu for w in w2]) * 1e3
+    arr["sn"] = s1_va
+    arr["uk"] = np.hypot(r_pu, x_pu)
+    arr["pk"] = r_pu * s1_va
+    arr["i0"] = arr["p0"] = 0.0  # the core is a shunt at winding 2, as in OpenDSS (_shunts)
+    arr["winding_from"] = [_winding_type(w) for w in w1]
+    arr["winding_to"] = [_winding_type(w) for w in w2]
+    arr["clock"] = [_clock(a, b) for a, b in zip(w1, w2, strict=True)]
+    for name in ("tap_side", "tap_pos", "tap_min", "tap_max", "tap_nom"):
+        arr[name] = 0
+    arr["tap_size"] = 0.0
+    for i, tr in enumerate(trs):
         winding = regulated.get(tr.id)
         if winding in (1, 2):
             w = tr.windings[winding - 1]
             step = (w.tap_max_pu - w.tap_min_pu) / w.tap_steps
-            row["tap_side"] = winding - 1
-            row["tap_size"] = step * w.v_kv * 1e3
-            row["tap_min"] = -math.floor((w.tap_pu - w.tap_min_pu) / step + 1e-9)
-            row["tap_max"] = math.floor((w.tap_max_pu - w.tap_pu) / step + 1e-9)
+            arr["tap_side"][i] = winding - 1
+            arr["tap_size"][i] = step * w.v_kv * 1e3
+            arr["tap_min"][i] = -math.floor((w.tap_pu - w.tap_min_pu) / step + 1e-9)
+            arr["tap_max"][i] = math.floor((w.tap_max_pu - w.tap_pu) / step + 1e-9)
     return arr
 
 

@@ -88,53 +88,49 @@ def unsupported_load(load: Load) -> str | None:
     return f"zip_coeffs={load.zip_coeffs} (3, 6 or 7 values expected)"
 
 
-def _regions(c: tuple[float, float, float], v_min: float, v_max: float) -> FloatArray:
-    """``[4, 3]`` part coefficients for the four regions, from in-band coefficients ``c``."""
-    p0, i0, z0 = c
-    at_min = p0 + i0 * v_min + z0 * v_min**2
-    at_max = p0 + i0 * v_max + z0 * v_max**2
+def _region_coefs(c: FloatArray, v_min: FloatArray, v_max: FloatArray) -> FloatArray:
+    """``[n, 4, 3]`` part coefficients of the four regions from in-band coefficients ``c``."""
+    at_min = c[:, 0] + c[:, 1] * v_min + c[:, 2] * v_min**2
+    at_max = c[:, 0] + c[:, 1] * v_max + c[:, 2] * v_max**2
     i95 = at_min / v_min
     b = (i95 - V_LOW_PU) / (v_min - V_LOW_PU)
-    a = i95 - b * v_min
-    return np.array(
-        [
-            [p0, i0, z0],
-            [0.0, a, b],
-            [0.0, 0.0, 1.0],
-            [0.0, 0.0, at_max / v_max**2],
-        ]
-    )
+    out = np.zeros((len(c), 4, 3))
+    out[:, NORMAL] = c
+    out[:, LOW, 1] = i95 - b * v_min
+    out[:, LOW, 2] = b
+    out[:, VERY_LOW, 2] = 1.0
+    out[:, HIGH, 2] = at_max / v_max**2
+    return out
 
 
 def load_table(loads: tuple[Load, ...], bus_ll_v: FloatArray) -> LoadTable:
     """Coefficients of ``loads`` (all expressible; see ``unsupported_load``)."""
     n = len(loads)
-    coef_p = np.zeros((n, 4, 3))
-    coef_q = np.zeros((n, 4, 3))
-    adaptive = np.zeros(n, dtype=bool)
-    for i, ld in enumerate(loads):
-        shape = _shape(ld)
-        assert shape is not None, ld.id
-        sp, sq = shape
-        if ld.model == "constant_impedance":
-            coef_p[i] = sp
-            coef_q[i] = sq
-            continue
-        adaptive[i] = True
-        outside = ((1.0, 0.0, 0.0), (1.0, 0.0, 0.0)) if ld.model == "exponential" else shape
-        v_min = min(max(ld.v_min_pu, V_LOW_PU + 1e-6), 1.0)
-        coef_p[i] = _regions(outside[0], v_min, ld.v_max_pu)
-        coef_q[i] = _regions(outside[1], v_min, ld.v_max_pu)
-        coef_p[i, NORMAL] = sp
-        coef_q[i, NORMAL] = sq
+    shapes = [_shape(ld) for ld in loads]
+    assert all(sh is not None for sh in shapes)
+    sp = np.array([sh[0] for sh in shapes if sh is not None], dtype=np.float64).reshape(n, 3)
+    sq = np.array([sh[1] for sh in shapes if sh is not None], dtype=np.float64).reshape(n, 3)
+    model = np.array([ld.model for ld in loads])
+    adaptive = model != "constant_impedance"
+    power = np.array([1.0, 0.0, 0.0])
+    exponential = (model == "exponential")[:, None]  # constant power outside the band
+    v_min_pu = np.array([ld.v_min_pu for ld in loads], dtype=np.float64)
+    v_max_pu = np.array([ld.v_max_pu for ld in loads], dtype=np.float64)
+    v_min = np.clip(v_min_pu, V_LOW_PU + 1e-6, None)
+    coef_p = _region_coefs(np.where(exponential, power, sp), v_min, v_max_pu)
+    coef_q = _region_coefs(np.where(exponential, power, sq), v_min, v_max_pu)
+    coef_p[:, NORMAL] = sp
+    coef_q[:, NORMAL] = sq
+    coef_p[~adaptive] = sp[~adaptive, None, :]
+    coef_q[~adaptive] = sq[~adaptive, None, :]
     ratio = bus_ll_v / (np.array([ld.v_kv for ld in loads], dtype=np.float64) * 1e3)
     scale = np.stack([np.ones(n), ratio, ratio**2], axis=1)[:, None, :]  # P, I, Z parts
     return LoadTable(
         coef_p=coef_p * scale,
         coef_q=coef_q * scale,
         v_ratio=ratio,
-        v_min_pu=np.array([ld.v_min_pu for ld in loads], dtype=np.float64),
-        v_max_pu=np.array([ld.v_max_pu for ld in loads], dtype=np.float64),
+        v_min_pu=v_min_pu,
+        v_max_pu=v_max_pu,
         adaptive=adaptive,
     )
 

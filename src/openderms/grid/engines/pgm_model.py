@@ -122,6 +122,8 @@ class PgmModel:
         (exact then), False forces the asymmetric one, True forces symmetric (untransposed
         lines then use their averaged positive-sequence impedance: an approximation).
         """
+        if not net.sources:
+            raise PowerFlowError(f"network {net.name!r} has no source")
         sym = (not needs_asymmetric(net)) if symmetric is None else symmetric
         reasons = unsupported_reasons(net, symmetric=sym)
         if reasons:

@@ -26,6 +26,9 @@ from power_grid_model import ComponentType
 from openderms.grid.engines.pgm_types import SQRT3, FloatArray, IntArray, PgmArray, PgmOutput
 from openderms.grid.model import Network
 
+#: ``Regulator.pt_phase`` codes for OpenDSS's PTphase=MAX / MIN (the phase chosen each time)
+MAX_PHASE, MIN_PHASE = -1, -2
+
 #: phasor rotation of phases A, B, C in a balanced (symmetric) result
 _ROTATION = np.exp(-1j * np.radians([0.0, 120.0, 240.0]))
 
@@ -39,7 +42,7 @@ class RegulatorMap:
     tap_to_side: NDArray[np.bool_]  # regulated winding is winding 2 (PGM "to" side)
     node_row: IntArray  # PGM node row of the regulated winding's bus
     delta: NDArray[np.bool_]  # regulated winding is delta (control voltage line-to-line)
-    phase: IntArray  # 0-based PT phase
+    phase: IntArray  # 0-based PT phase, or MAX_PHASE / MIN_PHASE
     v_winding_base_v: FloatArray  # OpenDSS winding VBase: kV_LL/√3 (wye) or kV_LL (delta), V
     v_set_v: FloatArray
     band_v: FloatArray
@@ -93,7 +96,7 @@ def regulator_map(
         tap_to_side=np.array([r.winding == 2 for r in regs], dtype=bool),
         node_row=np.array([bus_row[wk.bus] for wk in w], dtype=np.int64),
         delta=delta,
-        phase=np.array([r.pt_phase - 1 for r in regs], dtype=np.int64),
+        phase=np.array([r.pt_phase - 1 if r.pt_phase > 0 else r.pt_phase for r in regs], np.int64),
         v_winding_base_v=np.where(delta, kv, kv / SQRT3) * 1e3,
         v_set_v=f([r.v_set_v for r in regs]),
         band_v=f([r.band_v for r in regs]),
@@ -164,16 +167,18 @@ def tap_change(
     out: PgmOutput, reg: RegulatorMap, taps: IntArray, u_rated_v: FloatArray
 ) -> IntArray:
     """Taps each regulator moves after this solution, ``[S, n_reg]`` (0 when in band)."""
-    n_reg = len(reg.transformer_row)
     u_base_ln = u_rated_v[reg.node_row] / SQRT3
-    v = _phase_voltages(out, reg.node_row, u_base_ln)
+    v = _phase_voltages(out, reg.node_row, u_base_ln)  # [S, n, 3]
     s = _terminal_power(out, reg)
-    ph = reg.phase
-    idx = np.arange(n_reg)
-    v_ph = v[:, idx, ph]
-    v_next = v[:, idx, (ph + 1) % 3]
-    v_winding = np.where(reg.delta, v_ph - v_next, v_ph)
-    i_in = np.conj(s[:, idx, ph] / np.where(v_ph == 0, 1.0, v_ph))  # into the terminal, A
+    v_windings = np.where(reg.delta[None, :, None], v - np.roll(v, -1, axis=2), v)
+    fixed = np.broadcast_to(np.maximum(reg.phase, 0), v.shape[:2])
+    mag = np.abs(v_windings)
+    ph = np.where(reg.phase == MAX_PHASE, mag.argmax(axis=2), fixed)
+    ph = np.where(reg.phase == MIN_PHASE, mag.argmin(axis=2), ph)[:, :, None]
+    v_ph = np.take_along_axis(v, ph, axis=2)[:, :, 0]
+    v_winding = np.take_along_axis(v_windings, ph, axis=2)[:, :, 0]
+    s_ph = np.take_along_axis(s, ph, axis=2)[:, :, 0]
+    i_in = np.conj(s_ph / np.where(v_ph == 0, 1.0, v_ph))  # into the terminal, A
     v_control = v_winding / reg.pt_ratio + reg.z_ldc_v * i_in / reg.ct_primary_a
     v_actual = np.abs(v_control)
     out_of_band = np.abs(reg.v_set_v - v_actual) > reg.band_v / 2.0

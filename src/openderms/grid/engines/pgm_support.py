@@ -8,7 +8,7 @@ elements (a neutral conductor ``4`` is not modelled). Beyond that it cannot repr
 - transformers with more than three windings or with ``phases != 3``;
 - a line, switch or series reactor joining buses of different voltage bases;
 - regulators other than one ganged regulator per two-winding transformer, forward only
-  (``reversible`` regulators and phase selections other than 1..3 need the exact engine);
+  (``reversible`` regulators need the exact engine);
 - exponential (CVR) loads with exponents other than 0, 1 or 2, and ZIP loads whose
   coefficients are not ``(Zp, Ip, Pp[, Zq, Iq, Pq[, Vcutoff]])``;
 - delta-connected three-phase loads and DER when the network needs the asymmetric calculation
@@ -137,8 +137,8 @@ def unsupported_reasons(net: Network, *, symmetric: bool | None = None) -> tuple
         regulated.add(reg.transformer)
         if reg.reversible:
             out.append(f"regulator {reg.id}: reverse-power regulation is not emulated")
-        if reg.pt_phase not in (1, 2, 3):
-            out.append(f"regulator {reg.id}: pt_phase={reg.pt_phase} (1, 2 or 3 supported)")
+        if reg.pt_phase not in (1, 2, 3, -1, -2):
+            out.append(f"regulator {reg.id}: pt_phase={reg.pt_phase} (1, 2, 3, -1 max, -2 min)")
         if reg.winding in (1, 2):
             w = tr_reg.windings[reg.winding - 1]
             if w.tap_steps <= 0 or w.tap_max_pu <= w.tap_min_pu:
