@@ -31,12 +31,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from openderms.grid.engines.pgm_controls import TapMode
 from openderms.grid.engines.pgm_model import ENGINE_NAME, PgmModel
 from openderms.grid.engines.pgm_support import unsupported_reasons
 from openderms.grid.model import Network
 from openderms.grid.powerflow import InjectionSeries, PowerFlowResult, SeriesResult
 
-__all__ = ["PgmEngine", "PgmModel"]
+__all__ = ["PgmEngine", "PgmModel", "TapMode"]
 
 
 class PgmEngine:

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from threading import Lock
-from typing import Literal
 
 import numpy as np
 from power_grid_model import (
@@ -45,16 +43,9 @@ from openderms.errors import (
     PowerFlowError,
     UnknownElementError,
 )
+from openderms.grid.engines.pgm_controls import Controls, SolveState, TapMode, update_data
 from openderms.grid.engines.pgm_convert import PgmConversion, convert, sym_loads
-from openderms.grid.engines.pgm_loads import (
-    NORMAL,
-    LoadRows,
-    load_rows,
-    missing,
-    regions,
-    specified,
-)
-from openderms.grid.engines.pgm_regulators import core_update, tap_change
+from openderms.grid.engines.pgm_loads import NORMAL, LoadRows, load_rows
 from openderms.grid.engines.pgm_results import (
     BATCH_ATTRS,
     SNAPSHOT_ATTRS,
@@ -69,13 +60,8 @@ from openderms.grid.model import Network
 from openderms.grid.powerflow import PowerFlowResult, SeriesResult
 
 ENGINE_NAME = "pgm"
-#: how regulator taps behave across the scenarios of a batch: each from the model's taps
-#: ("independent"), each from the previous step's final taps ("chronological", a time series),
-#: or not at all ("fixed": the model's taps, no regulator action; for sensitivities)
-TapMode = Literal["independent", "chronological", "fixed"]
+
 _DIVERGED = (IterationDiverge, MaxIterationReached, SparseMatrixError)
-#: control iterations (regulator taps, load voltage regions) before giving up
-MAX_CONTROL_ITERATIONS = 30
 _IC = CalculationMethod.iterative_current
 _REGULATOR_ATTRS: AttrFilter = {
     ComponentType.node: ["u_pu", "u_angle"],
@@ -290,7 +276,7 @@ class PgmModel:
         n_loads, n_ders = len(self.net.loads), len(self.net.ders)
         _check_width("load", load_p, load_q, n_loads)
         _check_width("der", der_p, der_q, n_ders)
-        state = _State(
+        state = SolveState(
             p_kw=np.broadcast_to(self._load_p_kw if load_p is None else load_p, (n_steps, n_loads)),
             q_kvar=np.broadcast_to(
                 self._load_q_kvar if load_q is None else load_q, (n_steps, n_loads)
@@ -311,117 +297,18 @@ class PgmModel:
                 assert isinstance(have, list | None)
                 assert isinstance(add, list)
                 want[comp] = sorted({*(have or []), *add})
-        settle = self._settle(state, want, threading, method, regulate=taps != "fixed")
-        if taps != "chronological" or not len(reg.transformer_row) or n_steps == 1:
-            return settle(np.arange(n_steps), None)
-        # a time series: each step starts from the taps the previous one ended with, as a
-        # regulator does in time. Step 0 settles from the model's taps; the others first start
-        # where step 0 ended (most keep it), then every step whose start was wrong is solved
-        # again from the corrected start, until no start changes.
-        full, elapsed = settle(np.arange(1), None)
-        start = np.zeros_like(state.taps)
-        start[1:] = state.taps[0]
-        state.taps[1:] = start[1:]
-        full, seconds = settle(np.arange(1, n_steps), full)
-        elapsed += seconds
-        for _ in range(n_steps):
-            carried = _carry(start, state.taps)
-            moved = np.flatnonzero((carried != start).any(axis=1))
-            if not len(moved):
-                break
-            start = carried
-            state.taps[moved] = start[moved]
-            full, seconds = settle(moved, full)
-            elapsed += seconds
-        return full, elapsed
-
-    def _settle(
-        self,
-        state: _State,
-        want: AttrFilter,
-        threading: int,
-        method: CalculationMethod,
-        *,
-        regulate: bool,
-    ) -> Callable[[IntArray, PgmOutput | None], tuple[PgmOutput, float]]:
-        """A function solving scenarios ``rows`` from their present taps and load regions,
-        moving taps (if ``regulate``) and regions until both rest; results go into ``full``."""
-        conv = self.conversion
-        reg, table = conv.regulators, conv.loads
-
-        def settle(rows: IntArray, full: PgmOutput | None) -> tuple[PgmOutput, float]:
-            active = rows
-            elapsed = 0.0
-            for _ in range(MAX_CONTROL_ITERATIONS):
-                out, seconds = self._calculate(state, active, want, threading, method)
-                elapsed += seconds
-                full = _merge(full, out, active, len(state.taps))
-                changed = np.zeros(len(active), dtype=bool)
-                if regulate and len(reg.transformer_row):
-                    change = tap_change(out, reg, state.taps[active], conv.bus_u_rated_v)
-                    state.taps[active] += change
-                    changed |= change.any(axis=1)
-                if table.adaptive.any():
-                    u = np.asarray(out[ComponentType.node]["u_pu"], dtype=np.float64)
-                    u = u.mean(axis=2) if u.ndim == 3 else u
-                    new = regions(table, u.reshape(len(active), -1)[:, conv.load_node_row])
-                    changed |= (new != state.region[active]).any(axis=1)
-                    state.region[active] = new
-                    lacking = missing(table, self._rows, new)
-                    if lacking.any():
-                        self._extend(lacking)
-                if not changed.any():
-                    return full, elapsed
-                active = active[changed]
-            raise NotConvergedError(
-                f"regulator taps or load voltage regions still changing after "
-                f"{MAX_CONTROL_ITERATIONS} iterations"
-            )
-
-        return settle
-
-    def _updates(
-        self, state: _State, rows: IntArray, *, complete: bool
-    ) -> dict[ComponentType, np.ndarray]:
-        """Update arrays ``[len(rows), n]`` for the scenarios ``rows`` (``complete``: every
-        load, DER and tap, even those at the model's values)."""
-        conv = self.conversion
-        data: dict[ComponentType, np.ndarray] = {}
-        n = len(rows)
-        region = state.region[rows]
-        if complete or state.loads_given or (region != NORMAL).any():
-            lr = self._rows
-            p_w, q_var = specified(conv.loads, lr, region, state.p_kw[rows], state.q_kvar[rows])
-            upd = initialize_array(DatasetType.update, ComponentType.sym_load, p_w.shape)
-            upd["id"] = conv.load_first_id + np.arange(lr.n_rows)
-            upd["p_specified"] = p_w
-            upd["q_specified"] = q_var
-            data[ComponentType.sym_load] = upd
-        if complete or state.ders_given:
-            upd = initialize_array(
-                DatasetType.update, ComponentType.sym_gen, (n, len(conv.der_pgm_id))
-            )
-            upd["id"] = conv.der_pgm_id
-            upd["p_specified"] = state.der_p_kw[rows] * 1e3
-            upd["q_specified"] = state.der_q_kvar[rows] * 1e3
-            data[ComponentType.sym_gen] = upd
-        taps = state.taps[rows]
-        if taps.shape[1] and (complete or taps.any()):
-            upd = initialize_array(DatasetType.update, ComponentType.transformer, taps.shape)
-            upd["id"] = conv.regulators.transformer_pgm_id
-            upd["tap_pos"] = taps
-            data[ComponentType.transformer] = upd
-            cores = core_update(conv.regulators, taps)
-            if cores is not None:
-                upd = initialize_array(DatasetType.update, ComponentType.shunt, cores["id"].shape)
-                for name, values in cores.items():
-                    upd[name] = values
-                data[ComponentType.shunt] = upd
-        return data
+        controls = Controls(
+            conv=self.conversion,
+            calculate=lambda st, scen: self._calculate(st, scen, want, threading, method),
+            rows=lambda: self._rows,
+            extend=self._extend,
+            regulate=taps != "fixed",
+        )
+        return controls.run(state, chronological=taps == "chronological")
 
     def _calculate(
         self,
-        state: _State,
+        state: SolveState,
         rows: IntArray,
         want: AttrFilter,
         threading: int,
@@ -437,7 +324,7 @@ class PgmModel:
         t0 = time.perf_counter()
         out: PgmOutput
         with self._lock:
-            data = self._updates(state, rows, complete=False)
+            data = update_data(self.conversion, self._rows, state, rows, complete=False)
             try:
                 if len(rows) > 1:
                     out = self._pgm.calculate_power_flow(
@@ -453,7 +340,7 @@ class PgmModel:
                         if self._scratch is None:
                             self._scratch = self._pgm.copy()
                         target = self._scratch
-                        full = self._updates(state, rows, complete=True)
+                        full = update_data(self.conversion, self._rows, state, rows, complete=True)
                         target.update(update_data={k: v[0] for k, v in full.items()})
                     single = target.calculate_power_flow(
                         symmetric=self.symmetric,
@@ -472,50 +359,6 @@ class PgmModel:
             except PowerGridError as exc:
                 raise PowerFlowError(f"power-grid-model failed: {exc}") from exc
         return out, time.perf_counter() - t0
-
-
-@dataclass(slots=True)
-class _State:
-    """What one solve varies per scenario: injections, tap positions, load voltage regions."""
-
-    p_kw: FloatArray
-    q_kvar: FloatArray
-    der_p_kw: FloatArray
-    der_q_kvar: FloatArray
-    taps: IntArray
-    region: IntArray
-    loads_given: bool
-    ders_given: bool
-
-
-def _carry(start: IntArray, final: IntArray) -> IntArray:
-    """Start taps of every step: the final taps of the last earlier step whose taps moved.
-
-    At the chronological solution this is exactly "the previous step's final taps"; as a
-    guess it carries a tap change across the following steps at once instead of one per pass.
-    """
-    out = np.empty_like(start)
-    current = np.zeros(start.shape[1], dtype=start.dtype)
-    for k in range(len(start)):
-        out[k] = current
-        if (final[k] != start[k]).any():
-            current = final[k]
-    return out
-
-
-def _merge(full: PgmOutput | None, part: PgmOutput, rows: IntArray, n: int) -> PgmOutput:
-    """Write the scenarios ``rows`` of ``part`` into ``full`` (``n`` scenarios; made if None)."""
-    if full is None:
-        if len(rows) == n:
-            return part
-        full = {
-            comp: {a: np.zeros((n, *v.shape[1:]), dtype=v.dtype) for a, v in cols.items()}
-            for comp, cols in part.items()
-        }
-    for comp, cols in part.items():
-        for attr, values in cols.items():
-            full[comp][attr][rows] = values
-    return full
 
 
 def _switch_update(conv: PgmConversion, net: Network) -> dict[ComponentType, np.ndarray]:

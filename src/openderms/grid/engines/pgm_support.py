@@ -77,7 +77,8 @@ def needs_asymmetric(net: Network) -> bool:
 
 
 def unsupported_reasons(net: Network, *, symmetric: bool | None = None) -> tuple[str, ...]:
-    """Reasons (``"<kind> <id>: <what>"``) PGM cannot represent ``net``; empty if it can.
+    """Reasons PGM cannot represent ``net``, one ``"<kind> <id>: <what>[; <what>]"`` per
+    element, in network order; empty if it can.
 
     ``symmetric`` is the calculation that will be used (None: chosen from the lines).
     """
@@ -85,7 +86,10 @@ def unsupported_reasons(net: Network, *, symmetric: bool | None = None) -> tuple
     if symmetric is None:
         symmetric = not asymmetric
     base = {b.id: b.v_base_kv_ln for b in net.buses}
-    out: list[str] = []
+    issues: dict[tuple[str, str], list[str]] = {}
+
+    def flag(kind: str, el_id: str, what: str) -> None:
+        issues.setdefault((kind, el_id), []).append(what)
 
     def same_base(a: str, b: str) -> bool:
         va, vb = base.get(a), base.get(b)
@@ -93,80 +97,80 @@ def unsupported_reasons(net: Network, *, symmetric: bool | None = None) -> tuple
 
     for src in net.sources:
         if not is_three_phase(src.nodes):
-            out.append(f"source {src.id}: nodes {src.nodes} are not the three phases (1, 2, 3)")
+            flag("source", src.id, f"nodes {src.nodes} are not the three phases (1, 2, 3)")
         if src.x1_ohm < 0 or (src.r1_ohm > 0 and src.x1_ohm == 0):
-            out.append(f"source {src.id}: x1_ohm={src.x1_ohm} must be positive")
+            flag("source", src.id, f"x1_ohm={src.x1_ohm} must be positive")
     for ln in net.lines:
         if not (is_three_phase(ln.nodes1, allow_ground=False) and ln.nodes1 == ln.nodes2):
-            out.append(f"line {ln.id}: {len(ln.nodes1)}-conductor line {ln.nodes1}/{ln.nodes2}")
+            flag("line", ln.id, f"{len(ln.nodes1)}-conductor line {ln.nodes1}/{ln.nodes2}")
         elif {id(ln.r_ohm_per_km), id(ln.x_ohm_per_km), id(ln.c_nf_per_km)} & bad_matrices:
-            out.append(f"line {ln.id}: impedance or capacitance matrix is not 3x3")
+            flag("line", ln.id, "impedance or capacitance matrix is not 3x3")
         elif not same_base(ln.bus1, ln.bus2):
-            out.append(f"line {ln.id}: joins buses of different voltage bases")
+            flag("line", ln.id, "joins buses of different voltage bases")
         elif ln.length_km <= 0:
-            out.append(f"line {ln.id}: length_km={ln.length_km} (zero impedance; use a switch)")
+            flag("line", ln.id, f"length_km={ln.length_km} (zero impedance; use a switch)")
     for sw in net.switches:
         if not (is_three_phase(sw.nodes1, allow_ground=False) and sw.nodes1 == sw.nodes2):
-            out.append(f"switch {sw.id}: not three-phase ({sw.nodes1}/{sw.nodes2})")
+            flag("switch", sw.id, f"not three-phase ({sw.nodes1}/{sw.nodes2})")
         elif not same_base(sw.bus1, sw.bus2):
-            out.append(f"switch {sw.id}: joins buses of different voltage bases")
+            flag("switch", sw.id, "joins buses of different voltage bases")
     transformers = {}
     for tr in net.transformers:
         transformers[tr.id] = tr
         if tr.phases != 3:
-            out.append(f"transformer {tr.id}: {tr.phases}-phase transformer")
+            flag("transformer", tr.id, f"{tr.phases}-phase transformer")
         if len(tr.windings) not in (2, 3):
-            out.append(f"transformer {tr.id}: {len(tr.windings)} windings (2 or 3 supported)")
+            flag("transformer", tr.id, f"{len(tr.windings)} windings (2 or 3 supported)")
         for k, w in enumerate(tr.windings, start=1):
             if not is_three_phase(w.nodes, allow_ground=w.conn == "wye"):
-                out.append(f"transformer {tr.id}: winding {k} nodes {w.nodes} not (1, 2, 3)")
+                flag("transformer", tr.id, f"winding {k} nodes {w.nodes} not (1, 2, 3)")
     regulated: set[str] = set()
     for reg in net.regulators:
         tr_reg = transformers.get(reg.transformer)
         if tr_reg is None:
-            out.append(f"regulator {reg.id}: no transformer {reg.transformer!r}")
+            flag("regulator", reg.id, f"no transformer {reg.transformer!r}")
             continue
         if len(tr_reg.windings) != 2:
-            out.append(
-                f"regulator {reg.id}: regulates a {len(tr_reg.windings)}-winding transformer"
-            )
+            flag("regulator", reg.id, f"on a {len(tr_reg.windings)}-winding transformer")
+        if tr_reg.phases != 3:
+            flag("regulator", reg.id, "single-phase regulator (phases need independent taps)")
         if reg.winding not in (1, 2):
-            out.append(f"regulator {reg.id}: winding {reg.winding} (1 or 2 supported)")
+            flag("regulator", reg.id, f"winding {reg.winding} (1 or 2 supported)")
         if reg.transformer in regulated:
-            out.append(f"regulator {reg.id}: second regulator on transformer {reg.transformer}")
+            flag("regulator", reg.id, f"second regulator on transformer {reg.transformer}")
         regulated.add(reg.transformer)
         if reg.reversible:
-            out.append(f"regulator {reg.id}: reverse-power regulation is not emulated")
+            flag("regulator", reg.id, "reverse-power regulation is not emulated")
         if reg.pt_phase not in (1, 2, 3, -1, -2):
-            out.append(f"regulator {reg.id}: pt_phase={reg.pt_phase} (1, 2, 3, -1 max, -2 min)")
+            flag("regulator", reg.id, f"pt_phase={reg.pt_phase} (1, 2, 3, -1 max, -2 min)")
         if reg.winding in (1, 2):
             w = tr_reg.windings[reg.winding - 1]
             if w.tap_steps <= 0 or w.tap_max_pu <= w.tap_min_pu:
-                out.append(f"regulator {reg.id}: winding {reg.winding} has no tap range")
+                flag("regulator", reg.id, f"winding {reg.winding} has no tap range")
     for cap in net.capacitors:
         if not is_three_phase(cap.nodes, allow_ground=cap.conn == "wye"):
-            out.append(f"capacitor {cap.id}: nodes {cap.nodes} are not the three phases (1, 2, 3)")
+            flag("capacitor", cap.id, f"nodes {cap.nodes} are not the three phases (1, 2, 3)")
     for rx in net.reactors:
         if not is_three_phase(rx.nodes1, allow_ground=rx.bus2 is None and rx.conn == "wye"):
-            out.append(f"reactor {rx.id}: nodes {rx.nodes1} are not the three phases (1, 2, 3)")
+            flag("reactor", rx.id, f"nodes {rx.nodes1} are not the three phases (1, 2, 3)")
         elif rx.bus2 is not None and (
             rx.nodes2 not in ((), rx.nodes1) or not same_base(rx.bus1, rx.bus2)
         ):
-            out.append(f"reactor {rx.id}: series reactor {rx.nodes1}/{rx.nodes2} between bases")
+            flag("reactor", rx.id, f"series reactor {rx.nodes1}/{rx.nodes2} between bases")
         elif rx.r_ohm == 0 and rx.x_ohm == 0:
-            out.append(f"reactor {rx.id}: zero impedance")
+            flag("reactor", rx.id, "zero impedance")
     for ld in net.loads:
         if not is_three_phase(ld.nodes, allow_ground=ld.conn == "wye"):
             kind = "single-phase" if len(set(ld.nodes) - {0}) == 1 else "unbalanced"
-            out.append(f"load {ld.id}: {kind} load on nodes {ld.nodes} ({ld.conn})")
+            flag("load", ld.id, f"{kind} load on nodes {ld.nodes} ({ld.conn})")
         elif ld.conn == "delta" and not symmetric:
-            out.append(f"load {ld.id}: delta load in an asymmetric calculation")
+            flag("load", ld.id, "delta load in an asymmetric calculation")
         law = unsupported_load(ld)
         if law is not None:
-            out.append(f"load {ld.id}: {ld.model} load with {law}")
+            flag("load", ld.id, f"{ld.model} load with {law}")
     for der in net.ders:
         if not is_three_phase(der.nodes, allow_ground=der.conn == "wye"):
-            out.append(f"der {der.id}: single- or two-phase DER on nodes {der.nodes}")
+            flag("der", der.id, f"single- or two-phase DER on nodes {der.nodes}")
         elif der.conn == "delta" and not symmetric:
-            out.append(f"der {der.id}: delta DER in an asymmetric calculation")
-    return tuple(out)
+            flag("der", der.id, "delta DER in an asymmetric calculation")
+    return tuple(f"{kind} {el_id}: " + "; ".join(what) for (kind, el_id), what in issues.items())
