@@ -256,8 +256,8 @@ def test_matches_opendss(case: str) -> None:
     net = CASES[case]()
     res = PgmEngine().solve(net)
     ref = dss.solve(net)
-    assert max_dv(res, ref) <= 1e-5
-    assert max_dangle(res, ref) <= 1e-3
+    assert max_dv(res, ref) <= 1e-6  # measured: 1.6e-7 at worst
+    assert max_dangle(res, ref) <= 1e-4
     # OpenDSS's own books do not balance to better than ~0.1 kW here (KCL at the transformer)
     assert res.substation_p_kw == pytest.approx(ref.substation_p_kw, rel=1e-4, abs=0.2)
     assert res.substation_q_kvar == pytest.approx(ref.substation_q_kvar, rel=1e-3, abs=0.5)
