@@ -222,7 +222,6 @@ def test_steps_of_interest() -> None:
 def test_noon_pv_lifts_voltages_but_night_and_peak_stay_inside(
     preset: str, small: Twin, camden: Twin
 ) -> None:
-    pytest.importorskip("openderms.grid.engines.pgm")
     from openderms.grid.powerflow import solve
 
     twin = small if preset == "small" else camden
@@ -237,7 +236,6 @@ def test_noon_pv_lifts_voltages_but_night_and_peak_stay_inside(
 
 
 def test_a_feeder_can_be_carried_by_its_neighbour(camden: Twin) -> None:
-    pytest.importorskip("openderms.grid.engines.pgm")
     from openderms.grid.powerflow import solve
 
     f1 = camden.feeders[0]

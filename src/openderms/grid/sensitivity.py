@@ -10,7 +10,8 @@ Two ways, with their error against each other reported by ``compare``:
   impedances; lossless; flat voltage.
 - ``finite_difference`` (exact): one power flow per injection bus with a small extra injection,
   all in one batch (``solve_series``), so it includes losses, unbalance, transformers and
-  voltage dependence.
+  voltage dependence. Regulator taps are held where the model has them (the seconds-scale
+  response, before a tap changer acts); otherwise a tap step would pollute the derivative.
 
 Units: ``dv_dp_pu_per_kw`` is per unit of the monitored bus's base per kW injected
 (generator convention: positive = export, which raises voltage); ``dv_dq_pu_per_kvar``
@@ -186,7 +187,7 @@ def finite_difference(
         )
         for k, bus in enumerate(injection)
     )
-    probed = _with_probes(net, probes)
+    probed = dataclasses.replace(net, ders=(*net.ders, *probes), regulators=())
     n_j, n_der = len(injection), len(net.ders)
     base_der_p = np.array([d.p_kw for d in net.ders])
     base_der_q = np.array([d.q_kvar for d in net.ders])
@@ -210,10 +211,6 @@ def _nodes_at(net: Network, bus: str) -> tuple[int, ...]:
         if d.bus == bus:
             return d.nodes
     return (1, 2, 3)
-
-
-def _with_probes(net: Network, probes: tuple[Der, ...]) -> Network:
-    return dataclasses.replace(net, ders=(*net.ders, *probes))
 
 
 def _bus_mean(v_pu: FloatArray, node_bus: tuple[str, ...], buses: tuple[str, ...]) -> FloatArray:

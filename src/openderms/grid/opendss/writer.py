@@ -173,6 +173,8 @@ def build_script(net: Network) -> DssScript:
                 f"kva={_f(w.s_kva)} %r={_f(w.r_pct)} numtaps={w.tap_steps} "
                 f"mintap={_f(w.tap_min_pu)} maxtap={_f(w.tap_max_pu)} tap={_f(w.tap_pu)}"
             )
+        # kva on one winding also overwrites the others in OpenDSS: set them all at once
+        cmds.append("~ kvas=[" + " ".join(_f(w.s_kva) for w in tr.windings) + "]")
     for rg in net.regulators:
         pt = {-1: "MAX", -2: "MIN"}.get(rg.pt_phase, str(rg.pt_phase))
         cmds.append(
@@ -212,7 +214,7 @@ def build_script(net: Network) -> DssScript:
         cmds.append(
             f"New Generator.{der(d.id)} bus1={_spec(bus(d.bus), d.nodes)} "
             f"phases={phases_of(d.nodes, d.conn)} conn={d.conn} kv={_f(d.v_kv)} "
-            f"kw={_f(d.p_kw)} kvar={_f(d.q_kvar)} model=1{kva}"
+            f"kw={_f(d.p_kw)} kvar={_f(d.q_kvar)} model=1{kva} vminpu=0.5 vmaxpu=1.5"
         )
     cmds.append("MakeBusList")
     cmds += [f"SetkVBase bus={bus(b.id)} kVLN={_f(b.v_base_kv_ln)}" for b in net.buses]

@@ -1,0 +1,5 @@
+"""``python -m openderms`` runs the command line."""
+
+from openderms.cli import main
+
+main()
