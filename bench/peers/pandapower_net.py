@@ -15,16 +15,8 @@ from typing import Any
 import numpy as np
 import pandapower as pp
 
-from openderms.grid.model import Matrix, Network
-
-
-def _seq1(m: Matrix) -> float:
-    n = len(m)
-    if n == 1:
-        return m[0][0]
-    diag = sum(m[i][i] for i in range(n)) / n
-    off = (sum(sum(r) for r in m) - diag * n) / (n * n - n)
-    return diag - off
+from openderms.grid.model import Network
+from openderms.grid.units import positive_sequence
 
 
 def to_pandapower(net: Network) -> tuple[Any, np.ndarray, np.ndarray]:
@@ -46,9 +38,9 @@ def to_pandapower(net: Network) -> tuple[Any, np.ndarray, np.ndarray]:
         [bus[ln.bus1] for ln in lines],
         [bus[ln.bus2] for ln in lines],
         length_km=[ln.length_km for ln in lines],
-        r_ohm_per_km=[_seq1(ln.r_ohm_per_km) for ln in lines],
-        x_ohm_per_km=[_seq1(ln.x_ohm_per_km) for ln in lines],
-        c_nf_per_km=[_seq1(ln.c_nf_per_km) for ln in lines],
+        r_ohm_per_km=[positive_sequence(ln.r_ohm_per_km) for ln in lines],
+        x_ohm_per_km=[positive_sequence(ln.x_ohm_per_km) for ln in lines],
+        c_nf_per_km=[positive_sequence(ln.c_nf_per_km) for ln in lines],
         max_i_ka=[ln.ampacity_a / 1000.0 for ln in lines],
     )
     sw = net.switches

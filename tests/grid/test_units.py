@@ -49,3 +49,10 @@ def test_known_values() -> None:
 def test_unknown_unit_is_named() -> None:
     with pytest.raises(ValueError, match="'furlong'"):
         units.length_to_km(1.0, "furlong")
+
+
+@given(st.floats(0.01, 10), st.floats(-5, 5))
+def test_positive_sequence_of_a_transposed_matrix(z_self: float, z_mutual: float) -> None:
+    m = tuple(tuple(z_self if i == j else z_mutual for j in range(3)) for i in range(3))
+    assert units.positive_sequence(m) == pytest.approx(z_self - z_mutual)
+    assert units.positive_sequence(((z_self,),)) == z_self

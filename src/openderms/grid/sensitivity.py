@@ -31,6 +31,7 @@ from scipy.sparse import csr_matrix, diags
 from openderms.grid.model import Der, Network
 from openderms.grid.powerflow import EngineName, InjectionSeries, solve_series
 from openderms.grid.topology import Topology, derive_topology
+from openderms.grid.units import positive_sequence
 
 FloatArray = NDArray[np.float64]
 
@@ -70,8 +71,8 @@ def _edge_impedance(net: Network, topo: Topology) -> tuple[FloatArray, FloatArra
         br = topo.parent_branch[v]
         if br in lines:
             ln = lines[br]
-            r_ohm = _positive_sequence(ln.r_ohm_per_km) * ln.length_km
-            x_ohm = _positive_sequence(ln.x_ohm_per_km) * ln.length_km
+            r_ohm = positive_sequence(ln.r_ohm_per_km) * ln.length_km
+            x_ohm = positive_sequence(ln.x_ohm_per_km) * ln.length_km
             scale = 1.0 / (v_ll_kv[v] ** 2 * 1000.0)
             if len(ln.nodes1) == 1:  # one phase carries the whole injection
                 scale *= 3.0
@@ -86,15 +87,6 @@ def _edge_impedance(net: Network, topo: Topology) -> tuple[FloatArray, FloatArra
             scale = 1.0 / (v_ll_kv[v] ** 2 * 1000.0)
             r[v], x[v] = rx.r_ohm * scale, rx.x_ohm * scale
     return r, x
-
-
-def _positive_sequence(m: tuple[tuple[float, ...], ...]) -> float:
-    n = len(m)
-    if n == 1:
-        return m[0][0]
-    diag = sum(m[i][i] for i in range(n)) / n
-    off = (sum(sum(row) for row in m) - diag * n) / (n * n - n)
-    return diag - off
 
 
 def path_matrix(topo: Topology) -> csr_matrix:

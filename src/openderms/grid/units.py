@@ -69,6 +69,17 @@ def capacitance_nf_to_susceptance_us(c_nf: float, frequency_hz: float) -> float:
     return c_nf * 2.0 * math.pi * frequency_hz * 1e-3
 
 
+def positive_sequence(m: tuple[tuple[float, ...], ...]) -> float:
+    """Positive-sequence value of a phase matrix of a transposed branch: mean self term minus
+    mean mutual term (the single entry of a 1x1 matrix)."""
+    n = len(m)
+    if n == 1:
+        return m[0][0]
+    diag = sum(m[i][i] for i in range(n)) / n
+    off = (sum(sum(row) for row in m) - diag * n) / (n * n - n)
+    return diag - off
+
+
 def kw_to_pu(p_kw: float, s_base_kva: float) -> float:
     """Power in kW to per unit of ``s_base_kva``."""
     return p_kw / s_base_kva
