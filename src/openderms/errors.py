@@ -9,6 +9,10 @@ expected::
      │    └── NetworkValidationError     a network model that is not self-consistent
      ├── ModelImportError           a foreign model file could not be read
      ├── UnknownElementError        an id that is not in the model
+     ├── NotFoundError              a stored object that does not exist (or is not yours)
+     ├── PermissionDeniedError      the actor's role may not do this
+     ├── ConflictError              a duplicate, or a change based on a stale version
+     ├── LifecycleError             a status change the lifecycle does not allow
      └── PowerFlowError
           ├── EngineUnsupportedError     the engine cannot represent the model (says what)
           └── NotConvergedError          the solver did not converge
@@ -66,6 +70,27 @@ class UnknownElementError(OpenDermsError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class NotFoundError(OpenDermsError):
+    """A stored object that does not exist, or that the actor may not see (same answer)."""
+
+    def __init__(self, kind: str, object_id: str) -> None:
+        self.kind = kind
+        self.object_id = object_id
+        super().__init__(f"no {kind} with id {object_id!r}")
+
+
+class PermissionDeniedError(OpenDermsError):
+    """The actor's role may not perform this action."""
+
+
+class ConflictError(OpenDermsError):
+    """A duplicate key, or an update based on a version that is no longer the stored one."""
+
+
+class LifecycleError(OpenDermsError):
+    """A status change the lifecycle does not allow (says from, to and what is allowed)."""
 
 
 class PowerFlowError(OpenDermsError):
