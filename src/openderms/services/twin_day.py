@@ -60,9 +60,15 @@ class TwinDayReport:
         yield "noon solve", f"{noon.engine}, {noon.solve_s * 1000:.1f} ms"
         p_mw = day.substation_p_kw / 1000.0
         yield "day: peak import / min import", f"{p_mw.max():,.1f} / {p_mw.min():,.1f} MW"
+        lo = np.array([b.v_min_pu for b in net.buses])[[bus_index[b] for b in day.node_bus]]
+        hi_day = limits_hi[[bus_index[b] for b in day.node_bus]]
+        live_day = day.v_pu > 0
+        over_day = ((day.v_pu > hi_day) & live_day).any(axis=1)
+        under_day = ((day.v_pu < lo) & live_day).any(axis=1)
+        n = day.v_pu.shape[0]
         yield (
-            "day: steps with a voltage violation",
-            (f"{int((day.v_pu.max(axis=1) > limits_hi.max()).sum())} of {day.v_pu.shape[0]}"),
+            "day: steps over / under voltage",
+            (f"{int(over_day.sum())} / {int(under_day.sum())} of {n}"),
         )
         yield "day solve (96 steps)", f"{day.engine}, {day.solve_s:.2f} s"
 
