@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench lock clean
+.PHONY: run test lint typecheck unit postgres bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) postgres
 	$(PY) -m pytest -q
+
+# The store tests need a real PostgreSQL on 127.0.0.1:5432 (installed and started if missing).
+postgres:
+	bash scripts/ensure-postgres.sh
 
 bench: $(STAMP)
 	$(PY) bench/powerflow.py
