@@ -1,0 +1,399 @@
+"""Hosting capacity screening: how much export (or import) a bus takes, what binds, and the
+remaining capacity as DER are granted one after another.
+
+``HostingEngine.build(net, injections)`` is done once per network. It solves the hosting worst
+cases with an AC power flow (``hosting_case``: minimum load with the export already granted,
+peak load with the import already granted; the network's own DER removed), then screens with
+LinDistFlow sensitivities (``grid.sensitivity``), computed in one batch for every bus asked
+for (``prepare``: once per bus, not once per DER) and cached:
+
+- voltage: ``min over monitored buses m of (v_max_m - v_m) / dv_dp[m, j]`` for export at bus
+  j (import: ``(v_m - v_min_m) / dv_dp[m, j]`` at peak load);
+- thermal: ``min over the tree edges on j's path of the headroom``; an edge carrying
+  ``p + jq`` away from the source with limit ``S`` takes ``p + sqrt(S^2 - q^2)`` kW more
+  export (reverse flow) and ``sqrt(S^2 - q^2) - p`` kW more import. Ratings: lines, switches
+  and reactors sqrt(3)·V·ampacity, transformers their kVA (``hosting_case.edge_ratings_kva``).
+
+A grant updates the state linearly (``v += dv_dp[:, j] * P``; the flows on j's path change by
+P), so later DER in the same batch see the remaining capacity; ``release`` undoes a grant.
+
+Regulators (on-load tap changers, line regulators) hold their bus at the set point: with
+``regulators_hold_voltage`` a bus below a regulator sees only the voltage change relative to
+the regulated bus, so DER on one bank or feeder do not use up the voltage room of another
+through the shared source impedance. The regulator's dead band is the residual: within it the
+tap does not move, so an AC check may see the regulated bus rise by a few thousandths of a pu.
+
+A limit already broken in the base case before any registry grant (a bus above ``v_max`` at
+minimum load, a branch over its rating) may not be worsened by more than
+``existing_violation_tolerance_pu`` (voltage, cumulatively over all grants) or at all
+(thermal): a DER is not refused for a violation it does not make materially worse, and many
+DER cannot together make it worse.
+
+Sign conventions: export kW in generator convention (positive = into the grid); import kW are
+positive numbers of kW drawn from the grid. ``dv_dp`` is pu per kW exported.
+
+Accuracy: LinDistFlow is lossless at flat voltage, so it slightly overstates the voltage rise
+(the hosting capacity is conservative); ``verify`` re-checks any set of grants with a full AC
+power flow of the same worst case.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from openderms.errors import UnknownElementError
+from openderms.grid.hosting_case import (
+    CaseLoads,
+    CaseState,
+    FloatArray,
+    branch_kinds,
+    case_loads,
+    case_state,
+    regulated_zone,
+    slot_network,
+    solve_case,
+)
+from openderms.grid.model import Network
+from openderms.grid.powerflow import EngineName, InjectionSeries
+from openderms.grid.sensitivity import energised_buses, lindistflow
+from openderms.grid.topology import Topology, derive_topology
+
+Direction = Literal["export", "import"]
+_EPS = 1e-12
+
+
+@dataclass(frozen=True, slots=True)
+class HostingRules:
+    """Knobs of the hosting worst cases (see ``hosting_case``)."""
+
+    min_load_fraction: float = 0.3  # minimum load as a share of the model's, without a day
+    peak_load_fraction: float = 1.0  # peak load as a share of the model's, without a day
+    existing_violation_tolerance_pu: float = 0.002
+    regulators_hold_voltage: bool = True  # see the module docstring
+    engine: EngineName = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """What limits a DER: voltage at a bus, or the rating of a branch (``kind`` "none" when
+    nothing limits it, for example a de-energised bus)."""
+
+    kind: Literal["voltage", "thermal", "none"]
+    element_kind: str  # "bus", "line", "transformer", "switch", "reactor", ""
+    element_id: str
+    limit: float  # pu (voltage) or kVA (thermal)
+
+    def describe(self) -> str:
+        if self.kind == "voltage":
+            return f"voltage at bus {self.element_id} (limit {self.limit:.3f} pu)"
+        if self.kind == "thermal":
+            return f"thermal on {self.element_kind} {self.element_id} ({self.limit:.0f} kVA)"
+        return "none"
+
+
+@dataclass(frozen=True, slots=True)
+class BusScreen:
+    """The screen of ``requested_kw`` at one bus, before any grant.
+
+    ``capacity_kw`` = min(``voltage_capacity_kw``, ``thermal_capacity_kw``), limited by
+    ``binding``. ``v_*`` describe the voltage-critical bus for this injection (the one the
+    voltage capacity comes from): its voltage in the worst case before and with
+    ``requested_kw``, and its limit (``v_max`` for export, ``v_min`` for import). ``loading_*``
+    are the most loaded edge on the path from the source, before and with ``requested_kw``.
+    """
+
+    bus_id: str
+    direction: Direction
+    requested_kw: float
+    energised: bool
+    capacity_kw: float
+    voltage_capacity_kw: float
+    thermal_capacity_kw: float
+    binding: Constraint
+    v_bus_id: str
+    v_before_pu: float
+    v_after_pu: float
+    v_limit_pu: float
+    loading_branch_id: str
+    loading_before_pct: float
+    loading_after_pct: float
+    binding_after: float  # the binding constraint with requested_kw: pu (voltage) or % loading
+
+
+@dataclass(frozen=True, slots=True)
+class AcCheck:
+    """A full AC power flow of a hosting worst case with a given set of grants.
+
+    ``v_over_max_pu`` is the largest ``v - v_max`` over energised buses (negative: all below),
+    ``v_under_min_pu`` the largest ``v_min - v``.
+    """
+
+    case: str
+    v_max_pu: float
+    v_max_bus: str
+    v_min_pu: float
+    v_min_bus: str
+    v_over_max_pu: float
+    v_under_min_pu: float
+    loading_max_pct: float
+    loading_max_branch: str
+
+
+@dataclass(slots=True)
+class _Case:
+    """Mutable linear state of one worst case (voltages of monitored buses, edge flows)."""
+
+    loads: CaseLoads
+    base: CaseState
+    v_pu: FloatArray  # per monitored bus: max phase (export case) / min phase (import case)
+    v_bound_pu: FloatArray  # the effective limit per monitored bus
+    p_away_kw: FloatArray  # per fed bus
+    s_limit_kva: FloatArray  # per fed bus, never below the base case's flow
+    granted_kw: dict[str, float] = field(default_factory=dict)
+
+
+class HostingEngine:
+    """Screening state of one network (not thread-safe: callers serialise grants)."""
+
+    def __init__(
+        self,
+        net: Network,
+        topo: Topology,
+        rules: HostingRules,
+        export_case: _Case,
+        import_case: _Case,
+    ) -> None:
+        """Use ``build``."""
+        self.net = net
+        self.topology = topo
+        self.rules = rules
+        self._cases: dict[Direction, _Case] = {"export": export_case, "import": import_case}
+        self.monitored = energised_buses(topo)
+        self._mon_pos = {b: k for k, b in enumerate(self.monitored)}
+        self._mon_index = np.array([topo.index(b) for b in self.monitored], dtype=np.int64)
+        self._v_max = np.array([net.buses[i].v_max_pu for i in self._mon_index.tolist()])
+        self._v_min = np.array([net.buses[i].v_min_pu for i in self._mon_index.tolist()])
+        self._columns: dict[str, FloatArray] = {}
+        self._paths: dict[str, np.ndarray] = {}
+        self._kind = branch_kinds(net)
+        self._zone = regulated_zone(net, topo, self._mon_pos, rules.regulators_hold_voltage)
+
+    @classmethod
+    def build(
+        cls,
+        net: Network,
+        injections: InjectionSeries | None = None,
+        rules: HostingRules | None = None,
+        *,
+        granted_export_kw: Mapping[str, float] | None = None,
+        granted_import_kw: Mapping[str, float] | None = None,
+    ) -> HostingEngine:
+        """Solve both worst cases of ``net`` in AC with what is already granted (export kW
+        and import kW per bus, both positive numbers)."""
+        rules = rules or HostingRules()
+        topo = derive_topology(net)
+        lo, hi = case_loads(net, injections, rules.min_load_fraction, rules.peak_load_fraction)
+        exp = {b: float(kw) for b, kw in (granted_export_kw or {}).items() if kw}
+        imp = {b: float(kw) for b, kw in (granted_import_kw or {}).items() if kw}
+        for bus in (*exp, *imp):
+            topo.index(bus)  # unknown bus -> UnknownElementError
+        slotted = slot_network(net, tuple(sorted({*exp, *imp})))
+        tol = rules.existing_violation_tolerance_pu
+        mon = np.flatnonzero(topo.energised)
+
+        def case(loads: CaseLoads, granted: dict[str, float], export: bool) -> _Case:
+            slot_kw = granted if export else {b: -kw for b, kw in granted.items()}
+            state = case_state(net, topo, solve_case(slotted, loads, slot_kw, rules.engine))
+            # what is broken before any registry grant (the grants may not count as such)
+            bare = state
+            if granted:
+                bare = case_state(net, topo, solve_case(slotted, loads, {}, rules.engine))
+            pick = "v_max_pu" if export else "v_min_pu"
+            v = getattr(state, pick)[mon].copy()
+            v0 = getattr(bare, pick)[mon]
+            if export:
+                lim = np.array([net.buses[i].v_max_pu for i in mon.tolist()])
+                bound = np.where(v0 > lim, v0 + tol, lim)
+            else:
+                lim = np.array([net.buses[i].v_min_pu for i in mon.tolist()])
+                bound = np.where(v0 < lim, v0 - tol, lim)
+            s_bare = np.hypot(bare.p_away_kw, bare.q_away_kvar)
+            s_lim = np.maximum(state.s_limit_kva, s_bare)
+            return _Case(loads, state, v, bound, state.p_away_kw.copy(), s_lim, dict(granted))
+
+        return cls(
+            net,
+            topo,
+            rules,
+            case(lo, exp, export=True),
+            case(hi, imp, export=False),
+        )
+
+    # ------------------------------------------------------------------ sensitivities
+    def prepare(self, bus_ids: Iterable[str]) -> None:
+        """Compute (in one LinDistFlow batch) the sensitivities of every energised bus in
+        ``bus_ids`` not yet cached. Raises ``UnknownElementError`` for an unknown bus."""
+        todo = []
+        for b in dict.fromkeys(bus_ids):
+            i = self.topology.index(b)
+            if b not in self._columns and self.topology.energised[i]:
+                todo.append(b)
+        if not todo:
+            return
+        s = lindistflow(self.net, self.monitored, tuple(todo), self.topology)
+        dv = np.ascontiguousarray(s.dv_dp_pu_per_kw.T)
+        for k, b in enumerate(todo):
+            self._columns[b] = dv[k]
+            self._paths[b] = self._path(self.topology.index(b))
+
+    def _column(self, bus_id: str, direction: Direction) -> FloatArray:
+        """dV/dP of every monitored bus for an injection at ``bus_id`` (pu per kW), divided
+        by the injection bus's worst-case voltage: the current of P kW at V pu is P/V, which
+        LinDistFlow's flat-voltage assumption leaves out (the AC calibration). A bus below a
+        regulator sees only the change relative to the regulated bus (``regulated_zone``)."""
+        base = self._cases[direction].base
+        i = self.topology.index(bus_id)
+        v = base.v_max_pu[i] if direction == "export" else base.v_min_pu[i]
+        col = self._columns[bus_id] / v
+        out: FloatArray = col - np.append(col, 0.0)[self._zone]
+        return out
+
+    def _path(self, i: int) -> np.ndarray:
+        out = []
+        while self.topology.parent[i] >= 0:
+            out.append(i)
+            i = int(self.topology.parent[i])
+        return np.array(out[::-1], dtype=np.int64)
+
+    # ------------------------------------------------------------------ screening
+    def screen(
+        self, bus_id: str, requested_kw: float, direction: Direction = "export"
+    ) -> BusScreen:
+        """Capacity at ``bus_id`` and the impact of ``requested_kw`` there (nothing granted)."""
+        i = self.topology.index(bus_id)
+        if not self.topology.energised[i]:
+            none = Constraint("none", "", "", 0.0)
+            return BusScreen(
+                bus_id, direction, requested_kw, False, 0.0, 0.0, 0.0, none, bus_id,
+                0.0, 0.0, 0.0, "", 0.0, 0.0, 0.0,
+            )  # fmt: skip
+        self.prepare((bus_id,))
+        c = self._cases[direction]
+        col, path = self._column(bus_id, direction), self._paths[bus_id]
+        sign = 1.0 if direction == "export" else -1.0
+
+        head = sign * (c.v_bound_pu - c.v_pu)  # pu of room towards the limit
+        ratio = np.full(col.shape, np.inf)
+        np.divide(head, col, out=ratio, where=col > _EPS)
+        m = int(np.argmin(ratio))
+        v_cap = max(float(ratio[m]), 0.0)
+
+        p, q = c.p_away_kw[path], c.base.q_away_kvar[path]
+        s_lim = c.s_limit_kva[path]
+        room = np.sqrt(np.maximum(s_lim**2 - q**2, 0.0))
+        t_head = p + room if direction == "export" else room - p
+        if len(path):
+            e = int(np.argmin(t_head))
+            t_cap = max(float(t_head[e]), 0.0)
+        else:
+            e, t_cap = -1, math.inf
+
+        before = np.hypot(p, q) / np.maximum(s_lim, _EPS) * 100.0
+        after_all = np.hypot(p - sign * requested_kw, q) / np.maximum(s_lim, _EPS) * 100.0
+        k = int(np.argmax(after_all)) if len(path) else -1
+        limit_v = float(self._v_max[m] if direction == "export" else self._v_min[m])
+        v_after = float(c.v_pu[m] + sign * col[m] * requested_kw)
+        if v_cap <= t_cap:
+            binding = Constraint("voltage", "bus", self.monitored[m], limit_v)
+            binding_after = v_after
+        else:
+            br = str(self.topology.parent_branch[int(path[e])])
+            binding = Constraint("thermal", self._kind.get(br, "branch"), br, float(s_lim[e]))
+            binding_after = float(after_all[e])
+        return BusScreen(
+            bus_id=bus_id,
+            direction=direction,
+            requested_kw=requested_kw,
+            energised=True,
+            capacity_kw=min(v_cap, t_cap),
+            voltage_capacity_kw=v_cap,
+            thermal_capacity_kw=t_cap,
+            binding=binding,
+            v_bus_id=self.monitored[m],
+            v_before_pu=float(c.v_pu[m]),
+            v_after_pu=v_after,
+            v_limit_pu=limit_v,
+            loading_branch_id=str(self.topology.parent_branch[int(path[k])]) if k >= 0 else "",
+            loading_before_pct=float(before.max()) if k >= 0 else 0.0,
+            loading_after_pct=float(after_all[k]) if k >= 0 else 0.0,
+            binding_after=binding_after,
+        )
+
+    def grant(self, bus_id: str, kw: float, direction: Direction = "export") -> None:
+        """Reserve ``kw`` (export or import, positive) at ``bus_id`` (negative: release)."""
+        if kw == 0.0:
+            return
+        i = self.topology.index(bus_id)
+        c = self._cases[direction]
+        left = c.granted_kw.get(bus_id, 0.0) + kw
+        if abs(left) < 1e-9:
+            c.granted_kw.pop(bus_id, None)
+        else:
+            c.granted_kw[bus_id] = left
+        if not self.topology.energised[i]:
+            return
+        self.prepare((bus_id,))
+        sign = 1.0 if direction == "export" else -1.0
+        c.v_pu += (sign * kw) * self._column(bus_id, direction)
+        c.p_away_kw[self._paths[bus_id]] -= sign * kw
+
+    def release(self, bus_id: str, kw: float, direction: Direction = "export") -> None:
+        """Give back ``kw`` granted earlier at ``bus_id``."""
+        self.grant(bus_id, -kw, direction)
+
+    def granted_kw(self, direction: Direction = "export") -> dict[str, float]:
+        """What is reserved per bus (kW, positive) in ``direction``."""
+        return dict(self._cases[direction].granted_kw)
+
+    # ------------------------------------------------------------------ AC check
+    def verify(
+        self, direction: Direction = "export", extra_kw: Mapping[str, float] | None = None
+    ) -> AcCheck:
+        """AC power flow of the worst case of ``direction`` with every grant plus ``extra_kw``
+        (kW per bus, positive = more export, or more import for ``"import"``)."""
+        c = self._cases[direction]
+        kw = dict(c.granted_kw)
+        for bus, x in (extra_kw or {}).items():
+            self.topology.index(bus)
+            kw[bus] = kw.get(bus, 0.0) + x
+        slotted = slot_network(self.net, tuple(sorted(kw)))
+        sign = 1.0 if direction == "export" else -1.0
+        res = solve_case(slotted, c.loads, {b: sign * x for b, x in kw.items()}, self.rules.engine)
+        state = case_state(self.net, self.topology, res)
+        mon = self._mon_index
+        hi, lo = state.v_max_pu[mon], state.v_min_pu[mon]
+        a, z = int(np.argmax(hi)), int(np.argmin(lo))
+        worst = int(np.argmax(res.loading_pct)) if len(res.loading_pct) else -1
+        return AcCheck(
+            case=c.loads.name,
+            v_max_pu=float(hi[a]),
+            v_max_bus=self.monitored[a],
+            v_min_pu=float(lo[z]),
+            v_min_bus=self.monitored[z],
+            v_over_max_pu=float(np.max(hi - self._v_max)),
+            v_under_min_pu=float(np.max(self._v_min - lo)),
+            loading_max_pct=float(res.loading_pct[worst]) if worst >= 0 else 0.0,
+            loading_max_branch=res.branch_ids[worst] if worst >= 0 else "",
+        )
+
+    def bus_voltage_pu(self, bus_id: str, direction: Direction = "export") -> float:
+        """The linear-state voltage of a monitored bus in the worst case of ``direction``."""
+        k = self._mon_pos.get(bus_id)
+        if k is None:
+            raise UnknownElementError("energised bus", bus_id)
+        return float(self._cases[direction].v_pu[k])
