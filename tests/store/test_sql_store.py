@@ -114,6 +114,21 @@ def test_a_naive_time_is_refused_naming_the_der_and_field(sql_store: Store) -> N
     assert sql_store.ders.count() == 0
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_non_finite_screening_number_is_refused(sql_store: Store, value: float) -> None:
+    r = record(1, status="approved")
+    assert r.screening is not None
+    bad = r.model_copy(
+        update={"screening": r.screening.model_copy(update={"v_worst_after_pu": value})}
+    )
+    with pytest.raises(ValidationError, match=r"screening\.v_worst_after_pu"):
+        sql_store.ders.add_many([bad])
+    sql_store.ders.add_many([r])
+    with pytest.raises(ValidationError):
+        sql_store.ders.save(bad.model_copy(update={"version": 2}), expected_version=1)
+    assert sql_store.ders.get(r.id) == r
+
+
 def test_the_audit_trail_is_append_only(sql_store: Store) -> None:
     r = record(1, status="approved")
     sql_store.ders.add_many([r])

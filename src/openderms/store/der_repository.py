@@ -3,9 +3,10 @@
 Same contract as ``openderms.registry.memory.InMemoryDerRepository`` (the contract tests run
 against all three):
 
-- ``add_many`` is one transaction: every record and its audit trail, or nothing. Rows go in as
-  executemany batches (SQLAlchemy Core, no ORM unit of work per row). A duplicate id or
-  application id, in the batch or already stored, is a ``ConflictError`` naming it.
+- ``add_many`` is one transaction: every record and its audit trail, or nothing. Rows go in
+  with ``COPY`` on PostgreSQL and as executemany batches on SQLite (``store.bulk``; never an
+  ORM unit of work per row). A duplicate id or application id, in the batch or already
+  stored, is a ``ConflictError`` naming it.
 - ``save`` is a compare-and-set on ``version`` (``ConflictError`` when stale) and appends only
   the audit entries the database does not hold yet (the trail is append-only).
 - ``query`` filters on indexed columns and pages in id order (code-point order on every backend).
@@ -14,14 +15,14 @@ against all three):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
-from itertools import islice
-from typing import TypeVar
+from collections.abc import Mapping, Sequence
+from typing import cast
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Table,
     func,
     insert,
     select,
@@ -32,21 +33,13 @@ from sqlalchemy.exc import IntegrityError
 from openderms.errors import ConflictError
 from openderms.registry.domain import AuditEntry, DerRecord
 from openderms.registry.ports import DerQuery
+from openderms.store.bulk import chunks, insert_rows
 from openderms.store.der_rows import audit_entry, audit_rows, der_record, der_row
 from openderms.store.engine import writer
 from openderms.store.tables import DerAuditRow, DerRow
 
-#: ids per ``IN (...)`` list and rows per executemany batch (well under SQLite's 32,766
-#: bound parameters, and small enough to keep memory flat on big imports)
-CHUNK = 500
-
-T = TypeVar("T")
-
-
-def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    it = iter(items)
-    while chunk := list(islice(it, size)):
-        yield chunk
+DER = cast(Table, DerRow.__table__)
+DER_AUDIT = cast(Table, DerAuditRow.__table__)
 
 
 class SqlDerRepository:
@@ -67,10 +60,8 @@ class SqlDerRepository:
         audits = [a for r in records for a in audit_rows(r)]
         try:
             with self._writer.begin() as conn:
-                for chunk in _chunks(rows):
-                    conn.execute(insert(DerRow), chunk)
-                for chunk in _chunks(audits):
-                    conn.execute(insert(DerAuditRow), chunk)
+                insert_rows(conn, DER, rows)
+                insert_rows(conn, DER_AUDIT, audits)
         except IntegrityError as exc:
             conflict = self._conflict_for(records)
             if conflict is None:
@@ -165,7 +156,7 @@ class SqlDerRepository:
         ids: set[str] = set()
         apps: set[str] = set()
         with self._engine.begin() as conn:
-            for chunk in _chunks(records):
+            for chunk in chunks(records):
                 ids.update(
                     conn.scalars(select(DerRow.id).where(DerRow.id.in_([r.id for r in chunk])))
                 )
@@ -215,7 +206,7 @@ def _filters(q: DerQuery) -> list[ColumnElement[bool]]:
 
 def _audits(conn: Connection, der_ids: Sequence[str]) -> dict[str, list[AuditEntry]]:
     out: dict[str, list[AuditEntry]] = defaultdict(list)
-    for chunk in _chunks(der_ids):
+    for chunk in chunks(der_ids):
         rows = conn.execute(
             select(DerAuditRow.__table__)
             .where(DerAuditRow.der_id.in_(chunk))

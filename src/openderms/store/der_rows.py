@@ -1,12 +1,13 @@
 """Mapping between ``DerRecord`` (the domain) and the rows of ``der`` and ``der_audit``.
 
 Plain dicts keyed by column name, so that a batch goes to the database as one executemany.
-Naive datetimes are refused here with a ``ValidationError`` that names the DER and the field,
-before anything is written.
+Naive datetimes and non-finite screening numbers are refused here with a ``ValidationError``
+that names the DER and the field, before anything is written.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -21,26 +22,6 @@ from openderms.registry.domain import (
 )
 from openderms.registry.memory import granted_export_kw
 
-#: the columns of ``der`` that ``der_row`` fills, in table order
-DER_COLUMNS = (
-    "id",
-    "installer_id",
-    "aggregator_id",
-    "application_id",
-    "status",
-    "bus_id",
-    "feeder_id",
-    "topology_node_id",
-    "granted_export_kw",
-    "registration",
-    "screening",
-    "provisioning",
-    "created_at",
-    "updated_at",
-    "version",
-)
-AUDIT_COLUMNS = ("der_id", "seq", "at", "actor", "action", "from_status", "to_status", "detail")
-
 
 def _aware(der_id: str, field: str, value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
@@ -50,11 +31,18 @@ def _aware(der_id: str, field: str, value: datetime) -> datetime:
     return value
 
 
-def _check_times(r: DerRecord) -> None:
+def _check(r: DerRecord) -> None:
+    """Refuse what the database would store wrongly or not at all: naive times, and NaN or
+    infinite numbers in the screening (JSON has no such numbers)."""
     _aware(r.id, "created_at", r.created_at)
     _aware(r.id, "updated_at", r.updated_at)
     if r.screening is not None:
         _aware(r.id, "screening.screened_at", r.screening.screened_at)
+        for name, value in r.screening:
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValidationError(
+                    [ValidationIssue("der", r.id, f"screening.{name}", value, "a finite number")]
+                )
     if r.provisioning is not None:
         _aware(r.id, "provisioning.provisioned_at", r.provisioning.provisioned_at)
     for i, e in enumerate(r.audit):
@@ -63,7 +51,7 @@ def _check_times(r: DerRecord) -> None:
 
 def der_row(r: DerRecord) -> dict[str, Any]:
     """The ``der`` row of a record (its audit entries go to ``audit_rows``)."""
-    _check_times(r)
+    _check(r)
     s, p = r.screening, r.provisioning
     if p is not None:
         node: str | None = p.topology_node_id

@@ -9,6 +9,7 @@ PostgreSQL.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,12 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another writer's lock
 SQLITE_BEGIN = "openderms_sqlite_begin"  # execution option: DEFERRED (default) or IMMEDIATE
+
+
+def dumps_json(value: object) -> str:
+    """JSON as the store writes it: compact, and NaN or infinity refused (PostgreSQL's
+    ``json`` refuses them too, so both backends take the same documents)."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -37,6 +44,7 @@ def sqlite_file(url: URL) -> Path | None:
 def create_store_engine(url: str | URL, **kwargs: Any) -> Engine:
     """An engine for ``url`` set up for the store (a SQLite file's folder is created)."""
     u = normalise_url(url)
+    kwargs.setdefault("json_serializer", dumps_json)
     if u.get_backend_name() == "sqlite":
         path = sqlite_file(u)
         if path is not None:
