@@ -18,7 +18,6 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 import nats
@@ -31,13 +30,11 @@ from nats.js import api
 
 from openderms.bus import subjects
 from openderms.bus.codec import encode_payload
-from openderms.bus.delivery import (
-    DedupeWindow,
-    Outcome,
-    dead_letter_headers,
-    dead_letter_id,
-    handle_once,
-    retry_delay_s,
+from openderms.bus.delivery import dead_letter_headers, dead_letter_id
+from openderms.bus.jetstream_subscriptions import (
+    JetStreamResponder,
+    JetStreamSubscription,
+    user_headers,
 )
 from openderms.bus.port import (
     ERROR_HEADER,
@@ -61,80 +58,6 @@ logger = logging.getLogger(__name__)
 _RPC_QUEUE = "openderms-rpc"
 
 
-def _user_headers(msg: Msg) -> MappingProxyType[str, str]:
-    return MappingProxyType(
-        {k: v for k, v in (msg.headers or {}).items() if not k.lower().startswith("nats-")}
-    )
-
-
-class _JetStreamSubscription:
-    """One push consumer and the core subscription on its delivery subject."""
-
-    def __init__(
-        self, bus: NatsJetStreamBus, stream: str, name: str, durable: bool, handler: Handler
-    ) -> None:
-        self._bus = bus
-        self._stream = stream
-        self.name = name
-        self._durable = durable
-        self._handler = handler
-        self._dedupe = DedupeWindow(bus.options.dedupe_window)
-        self.sub: NatsSubscription | None = None
-
-    async def on_msg(self, msg: Msg) -> None:
-        meta = msg.metadata
-        headers = msg.headers or {}
-        message = Message(
-            subject=self._bus.logical(msg.subject),
-            data=msg.data,
-            msg_id=headers.get(MSG_ID_HEADER) or f"{self._stream}:{meta.sequence.stream}",
-            headers=_user_headers(msg),
-            delivery=meta.num_delivered,
-            sequence=meta.sequence.stream,
-        )
-        options = self._bus.options
-        outcome, reason = await handle_once(
-            self._handler, message, self._dedupe, options, self.name
-        )
-        try:
-            if outcome is Outcome.RETRY:
-                await msg.nak(delay=retry_delay_s(options, message.delivery))
-            elif outcome is Outcome.DEAD:
-                await self._bus.dead_letter(message, self.name, reason)
-                await msg.term()
-            else:
-                await msg.ack()
-        except (nats.errors.Error, BusError) as exc:  # the server delivers it again later
-            logger.warning("consumer %s: could not settle %s: %s", self.name, message, exc)
-
-    async def stop(self) -> None:
-        """Stop delivery, handle what was already delivered, acknowledge it; delete the
-        consumer unless it is durable."""
-        sub, self.sub = self.sub, None
-        if sub is None:
-            return
-        self._bus.forget(self)
-        await self._bus.unsubscribe(sub)
-        if not self._durable:
-            await self._bus.delete_consumer(self._stream, self.name)
-
-
-class _Responder:
-    def __init__(self, bus: NatsJetStreamBus, name: str, sub: NatsSubscription) -> None:
-        self._bus = bus
-        self.name = name
-        self._sub = sub
-
-        self._stopped = False
-
-    async def stop(self) -> None:
-        if self._stopped:
-            return
-        self._stopped = True
-        self._bus.forget(self)
-        await self._bus.unsubscribe(self._sub)
-
-
 class NatsJetStreamBus:
     """The ``MessageBus`` on NATS JetStream; create it with ``await connect(...)`` (or
     ``open_bus("nats://host:port")``)."""
@@ -144,7 +67,7 @@ class NatsJetStreamBus:
         self._js = nc.jetstream(timeout=options.publish_timeout_s)
         self._options = options
         self._prefix = options.namespace + "."
-        self._subs: list[_JetStreamSubscription | _Responder] = []
+        self._subs: list[JetStreamSubscription | JetStreamResponder] = []
 
     @classmethod
     async def connect(cls, servers: list[str], options: BusOptions) -> NatsJetStreamBus:
@@ -264,7 +187,7 @@ class NatsJetStreamBus:
         *,
         durable: str | None = None,
         deliver: Deliver = "new",
-    ) -> _JetStreamSubscription:
+    ) -> JetStreamSubscription:
         family = subjects.stored_family(subject_pattern, pattern=True)
         if deliver not in ("all", "new"):
             raise ValidationError(
@@ -278,7 +201,7 @@ class NatsJetStreamBus:
         try:
             info = await self._existing(stream, durable, wire_filter)
             if info is not None:
-                sub = _JetStreamSubscription(self, stream, info.name, True, handler)
+                sub = JetStreamSubscription(self, stream, info.name, True, handler)
                 deliver_subject = info.config.deliver_subject
                 sub.sub = await self._nc.subscribe(deliver_subject or "", cb=sub.on_msg)
             else:
@@ -316,9 +239,9 @@ class NatsJetStreamBus:
         wire_filter: str,
         deliver: Deliver,
         handler: Handler,
-    ) -> _JetStreamSubscription:
+    ) -> JetStreamSubscription:
         inbox = self._nc.new_inbox()
-        sub = _JetStreamSubscription(self, stream, durable or "", durable is not None, handler)
+        sub = JetStreamSubscription(self, stream, durable or "", durable is not None, handler)
         sub.sub = await self._nc.subscribe(inbox, cb=sub.on_msg)
         config = api.ConsumerConfig(
             durable_name=durable,
@@ -338,7 +261,7 @@ class NatsJetStreamBus:
         sub.name = info.name
         return sub
 
-    def forget(self, handle: _JetStreamSubscription | _Responder) -> None:
+    def forget(self, handle: JetStreamSubscription | JetStreamResponder) -> None:
         if handle in self._subs:
             self._subs.remove(handle)
 
@@ -359,14 +282,14 @@ class NatsJetStreamBus:
         except nats.errors.Error as exc:  # the server deletes idle ephemerals anyway
             logger.info("NATS: consumer %s of %s not deleted: %s", name, stream, exc)
 
-    async def serve(self, subject: str, responder: Responder) -> _Responder:
+    async def serve(self, subject: str, responder: Responder) -> JetStreamResponder:
         subjects.check_rpc(subject)
         self._check_open()
 
         async def on_request(msg: Msg) -> None:
             headers = msg.headers or {}
             msg_id = headers.get(MSG_ID_HEADER) or uuid.uuid4().hex
-            request = Message(subject, msg.data, msg_id, _user_headers(msg))
+            request = Message(subject, msg.data, msg_id, user_headers(msg))
             try:
                 answer = encode_payload(subject, await responder(request))
             except Exception as exc:
@@ -376,7 +299,7 @@ class NatsJetStreamBus:
             await self._nc.publish(msg.reply, answer)
 
         sub = await self._nc.subscribe(self._prefix + subject, queue=_RPC_QUEUE, cb=on_request)
-        handle = _Responder(self, f"_rpc_{uuid.uuid4().hex[:12]}", sub)
+        handle = JetStreamResponder(self, f"_rpc_{uuid.uuid4().hex[:12]}", sub)
         self._subs.append(handle)
         return handle
 
