@@ -150,6 +150,10 @@ class Screening(_Strict):
     loading_before_pct: float  # most loaded branch on the DER's path, worst case
     loading_after_pct: float
     screened_at: datetime
+    # export: screened at minimum load; import: an import-only DER (EV charger, flexible load)
+    # screened at peak load, ``requested_kw`` then being the import and ``export_limit_kw`` 0
+    direction: Literal["export", "import"] = "export"
+    import_limit_kw: float | None = None  # import-only DER approved with a limit (0: rejected)
 
 
 class Provisioning(_Strict):
