@@ -31,6 +31,13 @@ unit: $(STAMP) postgres
 postgres:
 	bash scripts/ensure-postgres.sh
 
+# The bus tests need NATS with JetStream at OPENDERMS_TEST_NATS_URL (default 127.0.0.1:4222;
+# started from the venv's nats-server, or Debian's, when nothing answers).
+.PHONY: nats
+unit: nats
+nats: $(STAMP)
+	bash scripts/ensure-nats.sh
+
 bench: $(STAMP)
 	$(PY) bench/powerflow.py
 

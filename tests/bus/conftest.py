@@ -48,7 +48,7 @@ async def make_bus(request: pytest.FixtureRequest) -> AsyncIterator[MakeBus]:
     yield make
     for bus in opened:
         await bus.close()
-    if request.param == "nats":
+    if request.param == "nats" and opened:
         admin = await open_bus(bus_url(base, namespace))
         assert isinstance(admin, NatsJetStreamBus)
         await admin.delete_streams()
