@@ -10,6 +10,7 @@ A test that needs PostgreSQL fails (never skips) when the server cannot be reach
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,12 +45,35 @@ def _admin_engine(base: URL) -> Engine:
     )
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _drop_orphans(admin: Engine, prefix: str) -> None:
+    """Drop the session databases of test runs that were killed before they could."""
+    pattern = re.compile(rf"{re.escape(prefix)}_(\d+)_[0-9a-f]{{6}}")
+    with admin.connect() as conn:
+        names = conn.scalars(text("SELECT datname FROM pg_database")).all()
+        for name in names:
+            m = pattern.fullmatch(name)
+            if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """URL of a fresh, empty PostgreSQL database for this test session."""
     base = normalise_url(os.environ.get(PG_URL_ENV, DEFAULT_PG_URL))
-    name = f"{base.database or 'openderms_test'}_{os.getpid()}_{secrets.token_hex(3)}"
+    prefix = base.database or "openderms_test"
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
     admin = _admin_engine(base)
+    _drop_orphans(admin, prefix)
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     try:

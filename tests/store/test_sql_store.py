@@ -18,7 +18,7 @@ from openderms.errors import ConflictError, ValidationError
 from openderms.registry.ports import Actor, DerQuery
 from openderms.store import Store, migrate, open_store
 from openderms.store.engine import normalise_url
-from openderms.store.migrate import alembic_config, current_revision, head_revision
+from openderms.store.schema import alembic_config, current_revision, head_revision
 from openderms.store.tables import ApiTokenRow, Base, DerAuditRow
 from tests.store.records import T0, record
 

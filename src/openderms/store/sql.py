@@ -21,7 +21,7 @@ from sqlalchemy import URL, Engine
 
 from openderms.store.der_repository import SqlDerRepository
 from openderms.store.engine import create_store_engine
-from openderms.store.migrate import migrate
+from openderms.store.schema import migrate
 from openderms.store.token_repository import SqlTokenRepository
 
 
