@@ -1,14 +1,14 @@
 """Mapping between ``DerRecord`` (the domain) and the rows of ``der`` and ``der_audit``.
 
 Plain dicts keyed by column name, so that a batch goes to the database as one executemany.
-Naive datetimes and non-finite screening numbers are refused here with a ``ValidationError``
-that names the DER and the field, before anything is written.
+Naive datetimes, non-finite screening numbers and NUL characters in text columns are refused
+here with a ``ValidationError`` that names the DER and the field, before anything is written.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -31,9 +31,34 @@ def _aware(der_id: str, field: str, value: datetime) -> datetime:
     return value
 
 
+def _texts(r: DerRecord) -> Iterator[tuple[str, str | None]]:
+    """(field, value) of every text that lands in a column of its own."""
+    reg, s, p = r.registration, r.screening, r.provisioning
+    yield "id", r.id
+    yield "installer_id", r.installer_id
+    yield "registration.aggregator_id", reg.aggregator_id
+    yield "registration.application_id", reg.application_id
+    if s is not None:
+        yield "screening.bus_id", s.bus_id
+        yield "screening.feeder_id", s.feeder_id
+        yield "screening.topology_node_id", s.topology_node_id
+    if p is not None:
+        yield "provisioning.topology_node_id", p.topology_node_id
+    for i, e in enumerate(r.audit):
+        yield f"audit.{i}.actor", e.actor
+        yield f"audit.{i}.action", e.action
+        yield f"audit.{i}.detail", e.detail
+
+
 def _check(r: DerRecord) -> None:
-    """Refuse what the database would store wrongly or not at all: naive times, and NaN or
-    infinite numbers in the screening (JSON has no such numbers)."""
+    """Refuse what a database would store wrongly or not at all: NUL characters in text
+    columns (PostgreSQL's text cannot hold them), naive times, NaN or infinite numbers in the
+    screening (JSON has no such numbers)."""
+    for field, value in _texts(r):
+        if value is not None and "\x00" in value:
+            raise ValidationError(
+                [ValidationIssue("der", r.id, field, value, "text without NUL characters")]
+            )
     _aware(r.id, "created_at", r.created_at)
     _aware(r.id, "updated_at", r.updated_at)
     if r.screening is not None:
