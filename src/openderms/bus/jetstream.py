@@ -76,8 +76,11 @@ class NatsJetStreamBus:
         async def on_error(exc: Exception) -> None:
             logger.warning("NATS: %s", exc)
 
+        connected: list[Client] = []
+
         async def on_disconnect() -> None:
-            logger.warning("NATS: disconnected, reconnecting")
+            if connected and not connected[0].is_closed:  # not our own close()
+                logger.warning("NATS: disconnected from %s, reconnecting", servers)
 
         async def on_reconnect() -> None:
             logger.info("NATS: reconnected")
@@ -98,6 +101,7 @@ class NatsJetStreamBus:
             raise BusError(f"no NATS server answers at {', '.join(servers)}: {exc}") from exc
         # Fail fast when no server answers at start; once connected, reconnect forever.
         nc.options["max_reconnect_attempts"] = -1
+        connected.append(nc)
         bus = cls(nc, options)
         try:
             await bus.ensure_streams()

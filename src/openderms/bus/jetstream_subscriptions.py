@@ -41,6 +41,9 @@ class JetStreamSubscription:
         self.sub: NatsSubscription | None = None
 
     async def on_msg(self, msg: Msg) -> None:
+        if not (msg.reply or "").startswith("$JS.ACK."):  # not a stored message: ignore
+            logger.debug("consumer %s: ignored %s %s", self.name, msg.subject, msg.headers)
+            return
         meta = msg.metadata
         headers = msg.headers or {}
         message = Message(

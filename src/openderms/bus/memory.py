@@ -201,6 +201,7 @@ class InProcessBus:
         consumer.bound = True
         stopping = asyncio.Event()
         task = asyncio.create_task(self._run(family, consumer, handler, stopping), name=name)
+        task.add_done_callback(_log_crash)
         self._tasks[key] = (task, stopping)
         return _InProcessSubscription(name, lambda: self._stop(key))
 
@@ -322,3 +323,8 @@ class InProcessBus:
             await self._stop(key)
         self._responders.clear()
         self._closed = True
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("subscription %s stopped", task.get_name(), exc_info=task.exception())

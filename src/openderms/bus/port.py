@@ -3,7 +3,10 @@
 Semantics shared by ``InProcessBus`` and ``NatsJetStreamBus`` (the contract tests in
 ``tests/bus`` run against both):
 
-- **publish** stores the message in its family's stream and returns once it is stored.
+- **publish** stores the message in its family's stream and returns once it is stored
+  (about 1 ms per publish on JetStream over loopback, so about 1,000 a second one after the
+  other; ``asyncio.gather`` of many publishes pipelines them, about 5,000 a second measured
+  here, with no order defined between the concurrent ones).
   Publishing the same ``msg_id`` twice within ``duplicate_window_s`` stores it once
   (``PublishAck.duplicate``); without ``msg_id`` a random one is given.
 - **subscribe** delivers every matching stored message to ``handler``, one at a time, in
