@@ -24,7 +24,7 @@ from tests.bus.conftest import Collector
 
 pytestmark = pytest.mark.anyio
 
-REGISTERED = subjects.registry_der("registered")
+REGISTERED = "der.registered"  # as the registry service names its events
 
 
 async def test_events_from_worker_threads_arrive_once_and_in_order(bus: MessageBus) -> None:
@@ -44,6 +44,7 @@ async def test_events_from_worker_threads_arrive_once_and_in_order(bus: MessageB
     assert publisher.pending == 0
     await got.wait_for(60)
     assert [p["i"] for p in got.payloads()] == list(range(60))
+    assert {m.subject for m in got.messages} == {subjects.registry_der("registered")}
     await publisher.close()
     with pytest.raises(BusError, match="closed"):
         port.publish(REGISTERED, {"i": 60})
@@ -54,7 +55,9 @@ async def test_a_bad_event_fails_in_the_caller() -> None:
     with pytest.raises(ValidationError, match="timezone-aware"):
         publisher.publish(REGISTERED, {"at": datetime(2026, 1, 1)})
     with pytest.raises(ValidationError, match=r"registry\.der\.a b"):
-        publisher.publish("registry.der.a b", {})
+        publisher.publish("der.a b", {})
+    with pytest.raises(ValidationError, match=r"registry\.registry\.der\.x"):
+        publisher.publish("registry.der.x", {})
     assert publisher.pending == 0
     await publisher.close()
 
@@ -103,3 +106,16 @@ async def test_close_with_a_timeout_says_how_many_events_were_left() -> None:
     publisher.publish(REGISTERED, {"i": 0})
     with pytest.raises(BusError, match="1 event"):
         await publisher.close(timeout_s=0.2)
+
+
+@pytest.mark.parametrize("event", ["der.screened", "der.provisioned", "der.status_changed"])
+async def test_the_registry_event_names_become_registry_subjects(event: str) -> None:
+    bus = InProcessBus()
+    got = Collector()
+    await bus.subscribe("registry.der.*", got)
+    publisher = await BusEventPublisher.start(bus)
+    publisher.publish(event, {"id": "der-1"})
+    await publisher.close()
+    await got.wait_for(1)
+    assert got.messages[0].subject == f"registry.{event}"
+    await bus.close()

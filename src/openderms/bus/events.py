@@ -1,5 +1,9 @@
 """``BusEventPublisher``: the registry's synchronous ``EventPublisher`` port on an async bus.
 
+Subjects of the port are relative to a bus family, ``registry`` by default: the registry's
+``der.screened`` goes out on ``registry.der.screened`` (services do not import the bus's
+subject module; this adapter maps their event names to wire subjects).
+
 The registry service is synchronous and may run in any thread (a worker thread of the web
 server, the CLI, the event loop's own thread). ``publish`` never blocks and never waits for
 the broker: it validates the subject, encodes the payload (so a bad payload fails in the
@@ -35,9 +39,15 @@ class BusEventPublisher:
     """Implements ``openderms.registry.ports.EventPublisher`` on a ``MessageBus``; create it
     with ``await BusEventPublisher.start(bus)`` from the loop that runs ``bus``."""
 
-    def __init__(self, bus: MessageBus, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        bus: MessageBus,
+        loop: asyncio.AbstractEventLoop,
+        family: subjects.Family = subjects.REGISTRY,
+    ) -> None:
         self._bus = bus
         self._loop = loop
+        self._prefix = subjects.stored_family(family.name + ".>", pattern=True) + "."
         self._queue: deque[tuple[str, bytes, str]] = deque()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -46,8 +56,10 @@ class BusEventPublisher:
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
-    async def start(cls, bus: MessageBus) -> BusEventPublisher:
-        publisher = cls(bus, asyncio.get_running_loop())
+    async def start(
+        cls, bus: MessageBus, family: subjects.Family = subjects.REGISTRY
+    ) -> BusEventPublisher:
+        publisher = cls(bus, asyncio.get_running_loop(), family)
         publisher._task = asyncio.create_task(publisher._drain(), name="bus-event-publisher")
         return publisher
 
@@ -57,7 +69,8 @@ class BusEventPublisher:
         return len(self._queue)
 
     def publish(self, subject: str, payload: Mapping[str, Any]) -> None:
-        """Queue ``payload`` for ``subject``; returns at once, from any thread."""
+        """Queue ``payload`` for ``<family>.<subject>``; returns at once, from any thread."""
+        subject = self._prefix + subject
         subjects.stored_family(subject)
         data = encode_payload(subject, payload)
         if self._closing or self._loop.is_closed():
