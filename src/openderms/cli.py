@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from openderms.cli_registry import mount as mount_registry_commands
 from openderms.errors import OpenDermsError, ValidationError
 from openderms.grid.model import Network
 from openderms.grid.powerflow import EngineName, PowerFlowResult
@@ -29,6 +30,7 @@ grid_app = typer.Typer(no_args_is_help=True, help="Network model: import, inspec
 twin_app = typer.Typer(no_args_is_help=True, help="The digital-twin substation.")
 app.add_typer(grid_app, name="grid")
 app.add_typer(twin_app, name="twin")
+mount_registry_commands(app)  # der, token, serve
 
 console = Console()
 err_console = Console(stderr=True)
