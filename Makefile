@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit postgres bench lock clean
+.PHONY: run test lint typecheck unit postgres chromium bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,12 +24,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-unit: $(STAMP) postgres
+unit: $(STAMP) postgres chromium
 	$(PY) -m pytest -q
 
 # The store tests need a real PostgreSQL on 127.0.0.1:5432 (installed and started if missing).
 postgres:
 	bash scripts/ensure-postgres.sh
+
+# The portal's browser tests drive Debian's chromium (installed if missing; never `playwright install`).
+chromium:
+	bash scripts/ensure-chromium.sh
 
 # The bus tests need NATS with JetStream at OPENDERMS_TEST_NATS_URL (default 127.0.0.1:4222;
 # started from the venv's nats-server, or Debian's, when nothing answers).
