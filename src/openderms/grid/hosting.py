@@ -48,6 +48,7 @@ import numpy as np
 
 from openderms.errors import UnknownElementError
 from openderms.grid.hosting_case import (
+    AcCheck,
     CaseLoads,
     CaseState,
     FloatArray,
@@ -64,6 +65,7 @@ from openderms.grid.sensitivity import energised_buses, lindistflow
 from openderms.grid.topology import Topology, derive_topology
 
 Direction = Literal["export", "import"]
+__all__ = ["AcCheck", "BusScreen", "Constraint", "Direction", "HostingEngine", "HostingRules"]
 _EPS = 1e-12
 
 
@@ -125,25 +127,6 @@ class BusScreen:
     binding_after: float  # the binding constraint with requested_kw: pu (voltage) or % loading
 
 
-@dataclass(frozen=True, slots=True)
-class AcCheck:
-    """A full AC power flow of a hosting worst case with a given set of grants.
-
-    ``v_over_max_pu`` is the largest ``v - v_max`` over energised buses (negative: all below),
-    ``v_under_min_pu`` the largest ``v_min - v``.
-    """
-
-    case: str
-    v_max_pu: float
-    v_max_bus: str
-    v_min_pu: float
-    v_min_bus: str
-    v_over_max_pu: float
-    v_under_min_pu: float
-    loading_max_pct: float
-    loading_max_branch: str
-
-
 @dataclass(slots=True)
 class _Case:
     """Mutable linear state of one worst case (voltages of monitored buses, edge flows)."""
@@ -178,7 +161,7 @@ class HostingEngine:
         self._mon_index = np.array([topo.index(b) for b in self.monitored], dtype=np.int64)
         self._v_max = np.array([net.buses[i].v_max_pu for i in self._mon_index.tolist()])
         self._v_min = np.array([net.buses[i].v_min_pu for i in self._mon_index.tolist()])
-        self._columns: dict[str, FloatArray] = {}
+        self._columns: dict[str, tuple[np.ndarray, FloatArray]] = {}
         self._paths: dict[str, np.ndarray] = {}
         self._kind = branch_kinds(net)
         self._zone = regulated_zone(net, topo, self._mon_pos, rules.regulators_hold_voltage)
@@ -237,31 +220,35 @@ class HostingEngine:
     # ------------------------------------------------------------------ sensitivities
     def prepare(self, bus_ids: Iterable[str]) -> None:
         """Compute (in one LinDistFlow batch) the sensitivities of every energised bus in
-        ``bus_ids`` not yet cached. Raises ``UnknownElementError`` for an unknown bus."""
+        ``bus_ids`` not yet cached. Raises ``UnknownElementError`` for an unknown bus.
+
+        Each is kept sparse: the monitored buses it moves (after ``regulated_zone``: the
+        buses of its own feeder when a regulator holds the feeders' bus) and by how much."""
         todo = []
         for b in dict.fromkeys(bus_ids):
-            i = self.topology.index(b)
-            if b not in self._columns and self.topology.energised[i]:
+            if b not in self._columns and self.topology.energised[self.topology.index(b)]:
                 todo.append(b)
         if not todo:
             return
-        s = lindistflow(self.net, self.monitored, tuple(todo), self.topology)
-        dv = np.ascontiguousarray(s.dv_dp_pu_per_kw.T)
+        dv = lindistflow(self.net, self.monitored, tuple(todo), self.topology).dv_dp_pu_per_kw
+        held = self._zone < len(self.monitored)
+        dv[held] -= dv[self._zone[held]]  # rows: monitored buses, columns: ``todo``
         for k, b in enumerate(todo):
-            self._columns[b] = dv[k]
+            idx = np.flatnonzero(dv[:, k] > _EPS)
+            self._columns[b] = (idx, dv[idx, k])
             self._paths[b] = self._path(self.topology.index(b))
 
-    def _column(self, bus_id: str, direction: Direction) -> FloatArray:
-        """dV/dP of every monitored bus for an injection at ``bus_id`` (pu per kW), divided
-        by the injection bus's worst-case voltage: the current of P kW at V pu is P/V, which
-        LinDistFlow's flat-voltage assumption leaves out (the AC calibration). A bus below a
-        regulator sees only the change relative to the regulated bus (``regulated_zone``)."""
+    def _column(self, bus_id: str, direction: Direction) -> tuple[np.ndarray, FloatArray]:
+        """The monitored buses an injection at ``bus_id`` moves and their dV/dP (pu per kW),
+        divided by the injection bus's worst-case voltage: the current of P kW at V pu is
+        P/V, which LinDistFlow's flat-voltage assumption leaves out (the AC calibration)."""
+        self.prepare((bus_id,))
         base = self._cases[direction].base
         i = self.topology.index(bus_id)
         v = base.v_max_pu[i] if direction == "export" else base.v_min_pu[i]
-        col = self._columns[bus_id] / v
-        out: FloatArray = col - np.append(col, 0.0)[self._zone]
-        return out
+        idx, dv = self._columns[bus_id]
+        out: FloatArray = dv / v
+        return idx, out
 
     def _path(self, i: int) -> np.ndarray:
         out = []
@@ -282,16 +269,16 @@ class HostingEngine:
                 bus_id, direction, requested_kw, False, 0.0, 0.0, 0.0, none, bus_id,
                 0.0, 0.0, 0.0, "", 0.0, 0.0, 0.0,
             )  # fmt: skip
-        self.prepare((bus_id,))
         c = self._cases[direction]
-        col, path = self._column(bus_id, direction), self._paths[bus_id]
+        (idx, col), path = self._column(bus_id, direction), self._paths[bus_id]
         sign = 1.0 if direction == "export" else -1.0
 
-        head = sign * (c.v_bound_pu - c.v_pu)  # pu of room towards the limit
-        ratio = np.full(col.shape, np.inf)
-        np.divide(head, col, out=ratio, where=col > _EPS)
-        m = int(np.argmin(ratio))
-        v_cap = max(float(ratio[m]), 0.0)
+        if len(idx):
+            ratio = sign * (c.v_bound_pu[idx] - c.v_pu[idx]) / col  # kW to each bus's limit
+            k_v = int(np.argmin(ratio))
+            m, dv_m, v_cap = int(idx[k_v]), float(col[k_v]), max(float(ratio[k_v]), 0.0)
+        else:  # nothing it moves (a regulated bus, the source): no voltage limit
+            m, dv_m, v_cap = self._mon_pos[bus_id], 0.0, math.inf
 
         p, q = c.p_away_kw[path], c.base.q_away_kvar[path]
         s_lim = c.s_limit_kva[path]
@@ -307,8 +294,11 @@ class HostingEngine:
         after_all = np.hypot(p - sign * requested_kw, q) / np.maximum(s_lim, _EPS) * 100.0
         k = int(np.argmax(after_all)) if len(path) else -1
         limit_v = float(self._v_max[m] if direction == "export" else self._v_min[m])
-        v_after = float(c.v_pu[m] + sign * col[m] * requested_kw)
-        if v_cap <= t_cap:
+        v_after = float(c.v_pu[m] + sign * dv_m * requested_kw)
+        if math.isinf(v_cap) and math.isinf(t_cap):
+            binding = Constraint("none", "", "", 0.0)
+            binding_after = v_after
+        elif v_cap <= t_cap:
             binding = Constraint("voltage", "bus", self.monitored[m], limit_v)
             binding_after = v_after
         else:
@@ -347,9 +337,9 @@ class HostingEngine:
             c.granted_kw[bus_id] = left
         if not self.topology.energised[i]:
             return
-        self.prepare((bus_id,))
+        idx, col = self._column(bus_id, direction)
         sign = 1.0 if direction == "export" else -1.0
-        c.v_pu += (sign * kw) * self._column(bus_id, direction)
+        c.v_pu[idx] += (sign * kw) * col
         c.p_away_kw[self._paths[bus_id]] -= sign * kw
 
     def release(self, bus_id: str, kw: float, direction: Direction = "export") -> None:

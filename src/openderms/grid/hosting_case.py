@@ -66,6 +66,25 @@ class CaseState:
     result: PowerFlowResult
 
 
+@dataclass(frozen=True, slots=True)
+class AcCheck:
+    """A full AC power flow of a hosting worst case with a given set of grants.
+
+    ``v_over_max_pu`` is the largest ``v - v_max`` over energised buses (negative: all below),
+    ``v_under_min_pu`` the largest ``v_min - v``.
+    """
+
+    case: str
+    v_max_pu: float
+    v_max_bus: str
+    v_min_pu: float
+    v_min_bus: str
+    v_over_max_pu: float
+    v_under_min_pu: float
+    loading_max_pct: float
+    loading_max_branch: str
+
+
 def case_loads(
     net: Network,
     injections: InjectionSeries | None,

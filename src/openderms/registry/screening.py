@@ -33,6 +33,8 @@ from openderms.grid.topology import Topology, derive_topology
 from openderms.grid.topology_nodes import GroupingRule, group_ders
 from openderms.registry.domain import Location, Registration, Screening
 
+UNBOUNDED_KW = 1e9  # the capacity shown where nothing limits export or import
+
 
 @dataclass(frozen=True, slots=True)
 class ScreeningRules:
@@ -76,6 +78,7 @@ class NetworkIndex:
     def __init__(self, net: Network, topo: Topology, grouping: GroupingRule) -> None:
         self.topology = topo
         self.load_bus = {ld.id: ld.bus for ld in net.loads}
+        self.bus = {b: b for b in topo.bus_ids}
         self.transformer_bus = {
             t.id: t.windings[-1].bus for t in net.transformers if len(t.windings) > 1
         }
@@ -96,7 +99,7 @@ class NetworkIndex:
                 self.transformer_bus,
                 "a transformer",
             ),
-            ("bus_id", loc.bus_id, {b: b for b in self.topology.bus_index}, "a bus"),
+            ("bus_id", loc.bus_id, self.bus, "a bus"),
         ):
             if not value:
                 continue
@@ -197,7 +200,7 @@ def decide(
         topology_node_id=topology_node_id,
         requested_kw=req,
         export_limit_kw=export_limit,
-        hosting_capacity_kw=round(cap, 3),
+        hosting_capacity_kw=_finite(cap),
         v_worst_before_pu=s.v_before_pu,
         v_worst_after_pu=s.v_after_pu,
         v_limit_pu=s.v_limit_pu,
@@ -209,6 +212,11 @@ def decide(
         import_limit_kw=import_limit,
     )
     return Outcome(screening, d, granted)
+
+
+def _finite(kw: float) -> float:
+    """A capacity to store (JSON has no infinity: an unconstrained bus shows ``UNBOUNDED_KW``)."""
+    return round(min(kw, UNBOUNDED_KW), 3)
 
 
 def _case(s: BusScreen) -> str:
@@ -251,8 +259,8 @@ def hosting_at(index: NetworkIndex, bus_id: str, export: BusScreen, imp: BusScre
         feeder_id=index.feeder(bus_id),
         topology_node_id=index.node(bus_id),
         energised=export.energised,
-        export_capacity_kw=round(export.capacity_kw, 3),
+        export_capacity_kw=_finite(export.capacity_kw),
         export_binding=export.binding.describe(),
-        import_capacity_kw=round(imp.capacity_kw, 3),
+        import_capacity_kw=_finite(imp.capacity_kw),
         import_binding=imp.binding.describe(),
     )
