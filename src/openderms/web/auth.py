@@ -11,14 +11,11 @@ from __future__ import annotations
 import hmac
 import secrets
 import threading
-from collections.abc import Callable
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from openderms.errors import PermissionDeniedError
-from openderms.registry.domain import Role
 from openderms.registry.ports import Actor
 
 COOKIE = "openderms_token"
@@ -106,19 +103,6 @@ def portal_actor(request: Request) -> Actor:
     if actor is None:
         raise LoginRequiredError(request.url.path)
     return actor
-
-
-def require_role(*roles: Role) -> Callable[[Actor], Actor]:
-    """A dependency that lets only ``roles`` through (403 for the others)."""
-
-    def check(actor: Annotated[Actor, Depends(api_actor)]) -> Actor:
-        if actor.role not in roles:
-            raise PermissionDeniedError(
-                f"role {actor.role!r} may not do this; allowed: {', '.join(roles)}"
-            )
-        return actor
-
-    return check
 
 
 ApiActor = Annotated[Actor, Depends(api_actor)]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -156,7 +157,8 @@ def install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
         return render(request, err, issues)
 
     async def on_login_required(request: Request, exc: Exception) -> Response:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        query = urlencode({"next": request.url.path}, safe="/")
+        return RedirectResponse(f"/login?{query}", status_code=303)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
