@@ -17,8 +17,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OPENDERMS_", extra="forbid", frozen=True)
 
     workspace: Path = Field(Path(".openderms"), description="folder for local state")
-    database_url: str = Field(
-        "", description="SQLAlchemy URL; empty: SQLite file in the workspace"
+    database_url: str = Field("", description="SQLAlchemy URL; empty: SQLite file in the workspace")
+    bus_url: str = Field(
+        "memory://", description="message bus: memory:// (in-process) or nats://host:4222"
     )
     network_preset: str = Field("camden", description="twin preset when no model is imported")
     network_seed: int = 0

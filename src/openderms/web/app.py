@@ -58,11 +58,18 @@ def create_app(
             _install(app, settings, service, tokens, templates)
             yield
             return
+        from openderms.bus import BusEventPublisher, open_bus
         from openderms.web.wiring import open_runtime
 
-        with open_runtime(settings) as runtime:
-            _install(app, settings, runtime.service, runtime.tokens, templates)
-            yield
+        bus = await open_bus(settings.bus_url)
+        events = await BusEventPublisher.start(bus)
+        try:
+            with open_runtime(settings, events) as runtime:
+                _install(app, settings, runtime.service, runtime.tokens, templates)
+                yield
+        finally:
+            await events.close()
+            await bus.close()
 
     app = FastAPI(
         title="openderms",

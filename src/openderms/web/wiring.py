@@ -16,6 +16,7 @@ from typing import Any
 from openderms.config import Settings
 from openderms.grid.model import Network
 from openderms.registry.memory import SystemClock
+from openderms.registry.ports import EventPublisher
 from openderms.registry.service import RegistryService
 from openderms.store import SqlTokenRepository, Store, open_store
 from openderms.store.network_files import NetworkFileStore
@@ -53,13 +54,14 @@ def load_network(settings: Settings) -> tuple[Network, Any]:
 
 
 @contextmanager
-def open_runtime(settings: Settings) -> Iterator[Runtime]:
-    """Open the store and build the service; the store is closed on exit."""
+def open_runtime(settings: Settings, events: EventPublisher | None = None) -> Iterator[Runtime]:
+    """Open the store and build the service; the store is closed on exit. Registry events go
+    to ``events`` (the message bus when serving), else to the log."""
     network, injections = load_network(settings)
     store = open_store(settings.resolved_database_url())
     try:
         service = RegistryService(
-            network, store.ders, LoggingPublisher(), SystemClock(), injections=injections
+            network, store.ders, events or LoggingPublisher(), SystemClock(), injections=injections
         )
         yield Runtime(store=store, network=network, service=service)
     finally:
