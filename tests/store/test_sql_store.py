@@ -32,7 +32,7 @@ def test_migrating_again_changes_nothing(sql_store: Store) -> None:
     sql_store.ders.add_many([record(1)])
     migrate(sql_store.engine)
     migrate(sql_store.url)
-    assert current_revision(sql_store.engine) == head_revision() == "0001"
+    assert current_revision(sql_store.engine) == head_revision()
     assert sql_store.ders.count() == 1
 
 

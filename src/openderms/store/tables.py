@@ -178,3 +178,7 @@ class ApiTokenRow(Base):
     )
     created_at: Mapped[datetime] = mapped_column(comment="UTC")
     revoked: Mapped[bool] = mapped_column(Boolean, default=False, comment="true: refused")
+
+
+# the 2030.5 server's tables live in their own module, in this metadata
+from openderms.store import tables_2030_5 as _tables_2030_5  # noqa: E402, F401

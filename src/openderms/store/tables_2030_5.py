@@ -1,0 +1,160 @@
+"""SQL tables of the IEEE 2030.5 server (``openderms.protocols.ieee2030_5``), in the store's
+one metadata (``openderms.store.tables.Base``); revision ``0002`` creates them.
+
+Identities are LFDIs (40 lower-case hex digits, the certificate's hash); times are aware UTC
+(``UtcDateTime``); durations are whole seconds. Control settings are kept as the JSON of the
+2030.5 wire model (``DERControlBase`` and friends, ``model_dump(mode="json")``), so what a
+client reads back is exactly what was created.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from openderms.store.tables import ID_LEN, Base
+
+LFDI_LEN = 40
+MRID_LEN = 32
+
+
+class SepClientRow(Base):
+    """A certificate the server knows: its kind decides what it may see. A certificate of the
+    trusted CA that is not listed here acts as a device."""
+
+    __tablename__ = "sep_client"
+    __table_args__ = (CheckConstraint("kind IN ('device', 'aggregator')", name="kind"),)
+
+    lfdi: Mapped[str] = mapped_column(String(LFDI_LEN), primary_key=True, comment="40 hex")
+    sfdi: Mapped[int] = mapped_column(BigInteger, comment="SFDI of the certificate")
+    kind: Mapped[str] = mapped_column(String(16), comment="device or aggregator")
+    name: Mapped[str] = mapped_column(String(ID_LEN), default="", comment="free text")
+    created_at: Mapped[datetime] = mapped_column(comment="UTC")
+
+
+class SepEndDeviceRow(Base):
+    """An EndDevice (``/edev/{id}``): a device's own, or one an aggregator manages."""
+
+    __tablename__ = "sep_end_device"
+    __table_args__ = (CheckConstraint("sfdi >= 0", name="sfdi"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lfdi: Mapped[str] = mapped_column(String(LFDI_LEN), unique=True, comment="40 hex")
+    sfdi: Mapped[int] = mapped_column(BigInteger, index=True, comment="SFDI")
+    aggregator_lfdi: Mapped[str | None] = mapped_column(
+        String(LFDI_LEN), index=True, comment="the aggregator managing it; null: itself"
+    )
+    device_category: Mapped[str | None] = mapped_column(String(8), comment="hexBinary32")
+    enabled: Mapped[bool] = mapped_column(default=True)
+    post_rate_s: Mapped[int | None] = mapped_column(Integer, comment="telemetry period, s")
+    pin: Mapped[int | None] = mapped_column(Integer, comment="registration PIN; null: none")
+    registered_at: Mapped[datetime | None] = mapped_column(comment="UTC; null: no PIN yet")
+    der_id: Mapped[str | None] = mapped_column(String(ID_LEN), comment="registry DER id")
+    changed_time: Mapped[datetime] = mapped_column(comment="UTC, last change")
+
+
+class SepFsaRow(Base):
+    """A FunctionSetAssignments: a group of programs handed to the EndDevices linked to it."""
+
+    __tablename__ = "sep_fsa"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mrid: Mapped[str] = mapped_column(String(MRID_LEN), unique=True, comment="32 hex")
+    description: Mapped[str] = mapped_column(String(32), default="")
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SepEndDeviceFsaRow(Base):
+    """Which FSAs an EndDevice sees."""
+
+    __tablename__ = "sep_end_device_fsa"
+
+    end_device_id: Mapped[int] = mapped_column(
+        ForeignKey("sep_end_device.id", ondelete="CASCADE"), primary_key=True
+    )
+    fsa_id: Mapped[int] = mapped_column(
+        ForeignKey("sep_fsa.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class SepDerProgramRow(Base):
+    """A DERProgram (``/derp/{id}``) in one FSA."""
+
+    __tablename__ = "sep_der_program"
+    __table_args__ = (CheckConstraint("primacy >= 0 AND primacy <= 255", name="primacy"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mrid: Mapped[str] = mapped_column(String(MRID_LEN), unique=True, comment="32 hex")
+    fsa_id: Mapped[int] = mapped_column(ForeignKey("sep_fsa.id", ondelete="CASCADE"), index=True)
+    description: Mapped[str] = mapped_column(String(32), default="")
+    primacy: Mapped[int] = mapped_column(Integer, comment="0 highest .. 255")
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    default_control: Mapped[dict[str, Any] | None] = mapped_column(
+        comment="DefaultDERControl wire model as JSON (no href); null: none"
+    )
+
+
+class SepDerControlRow(Base):
+    """A DERControl event of a program."""
+
+    __tablename__ = "sep_der_control"
+    __table_args__ = (
+        CheckConstraint("duration_s >= 0", name="duration_s"),
+        CheckConstraint("status >= 0 AND status <= 6", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mrid: Mapped[str] = mapped_column(String(MRID_LEN), unique=True, comment="32 hex")
+    program_id: Mapped[int] = mapped_column(
+        ForeignKey("sep_der_program.id", ondelete="CASCADE"), index=True
+    )
+    description: Mapped[str] = mapped_column(String(32), default="")
+    creation_time: Mapped[datetime] = mapped_column(comment="UTC")
+    start: Mapped[datetime] = mapped_column(comment="UTC, interval start")
+    duration_s: Mapped[int] = mapped_column(Integer, comment="interval length, s")
+    randomize_start_s: Mapped[int | None] = mapped_column(Integer)
+    randomize_duration_s: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[int] = mapped_column(Integer, comment="EventStatus.currentStatus")
+    status_time: Mapped[datetime] = mapped_column(comment="UTC, when status was set")
+    controls: Mapped[dict[str, Any]] = mapped_column(comment="DERControlBase as JSON")
+
+
+class SepDerCurveRow(Base):
+    """A DERCurve of a program (volt-var, volt-watt, freq-watt, watt-PF...)."""
+
+    __tablename__ = "sep_der_curve"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mrid: Mapped[str] = mapped_column(String(MRID_LEN), unique=True, comment="32 hex")
+    program_id: Mapped[int] = mapped_column(
+        ForeignKey("sep_der_program.id", ondelete="CASCADE"), index=True
+    )
+    curve: Mapped[dict[str, Any]] = mapped_column(comment="DERCurve wire model as JSON")
+
+
+class SepDerRow(Base):
+    """A DER an EndDevice reports (``/edev/{id}/der/{der}``) and its latest documents."""
+
+    __tablename__ = "sep_der"
+
+    end_device_id: Mapped[int] = mapped_column(
+        ForeignKey("sep_end_device.id", ondelete="CASCADE"), primary_key=True
+    )
+    der_index: Mapped[int] = mapped_column(Integer, primary_key=True, comment="1, 2, ...")
+    capability: Mapped[dict[str, Any] | None] = mapped_column(comment="DERCapability JSON")
+    settings: Mapped[dict[str, Any] | None] = mapped_column(comment="DERSettings JSON")
+    status: Mapped[dict[str, Any] | None] = mapped_column(comment="DERStatus JSON")
+    availability: Mapped[dict[str, Any] | None] = mapped_column(comment="DERAvailability JSON")
+    updated_at: Mapped[datetime] = mapped_column(comment="UTC, last PUT")
+
+
+class SepSettingRow(Base):
+    """Server settings changed at run time (poll and post rates, seconds)."""
+
+    __tablename__ = "sep_setting"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
