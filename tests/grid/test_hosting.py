@@ -117,7 +117,7 @@ def test_import_capacity_holds_at_peak_load_in_ac(
     ac = engine.verify("import", {bus: s.capacity_kw})
     assert ac.case == "peak_load"
     assert ac.v_under_min_pu <= AC_TOLERANCE_PU
-    assert ac.loading_max_pct <= 100.0 + 1.0
+    assert ac.loading_max_pct <= 100.0
     over = engine.verify("import", {bus: 1.3 * s.capacity_kw})
     assert over.v_under_min_pu > 0 or over.loading_max_pct > 100.0
 
@@ -143,7 +143,7 @@ def test_thermal_binding_on_a_small_service_transformer() -> None:
     assert 30.0 < s.capacity_kw < 30.0 + 0.3 * 60.0 + 5.0
     ac = eng.verify("export", {"lv1": s.capacity_kw})
     assert ac.loading_max_branch == "t_svc1"
-    assert ac.loading_max_pct == pytest.approx(100.0, abs=3.0)
+    assert 97.0 <= ac.loading_max_pct <= 100.0
 
 
 def test_regulators_keep_one_feeder_from_using_up_another() -> None:

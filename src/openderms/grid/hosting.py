@@ -11,7 +11,8 @@ for (``prepare``: once per bus, not once per DER) and cached:
   j (import: ``(v_m - v_min_m) / dv_dp[m, j]`` at peak load);
 - thermal: ``min over the tree edges on j's path of the headroom``; an edge carrying
   ``p + jq`` away from the source with limit ``S`` takes ``p + sqrt(S^2 - q^2)`` kW more
-  export (reverse flow) and ``sqrt(S^2 - q^2) - p`` kW more import. Ratings: lines, switches
+  export (reverse flow) and ``sqrt(S^2 - q^2) - p`` kW more import (with ``S`` lowered by
+  the voltage drop that import causes, as the limit is a current). Ratings: lines, switches
   and reactors sqrt(3)·V·ampacity, transformers their kVA (``hosting_case.edge_ratings_kva``).
 
 A grant updates the state linearly (``v += dv_dp[:, j] * P``; the flows on j's path change by
@@ -51,7 +52,9 @@ from openderms.grid.hosting_case import (
     AcCheck,
     CaseLoads,
     CaseState,
+    Constraint,
     FloatArray,
+    ac_check,
     branch_kinds,
     case_loads,
     case_state,
@@ -78,24 +81,6 @@ class HostingRules:
     existing_violation_tolerance_pu: float = 0.002
     regulators_hold_voltage: bool = True  # see the module docstring
     engine: EngineName = "auto"
-
-
-@dataclass(frozen=True, slots=True)
-class Constraint:
-    """What limits a DER: voltage at a bus, or the rating of a branch (``kind`` "none" when
-    nothing limits it, for example a de-energised bus)."""
-
-    kind: Literal["voltage", "thermal", "none"]
-    element_kind: str  # "bus", "line", "transformer", "switch", "reactor", ""
-    element_id: str
-    limit: float  # pu (voltage) or kVA (thermal)
-
-    def describe(self) -> str:
-        if self.kind == "voltage":
-            return f"voltage at bus {self.element_id} (limit {self.limit:.3f} pu)"
-        if self.kind == "thermal":
-            return f"thermal on {self.element_kind} {self.element_id} ({self.limit:.0f} kVA)"
-        return "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +122,7 @@ class _Case:
     v_bound_pu: FloatArray  # the effective limit per monitored bus
     p_away_kw: FloatArray  # per fed bus
     s_limit_kva: FloatArray  # per fed bus, never below the base case's flow
+    s_limit0_kva: FloatArray  # the same in the base case (imports lower it: ``grant``)
     granted_kw: dict[str, float] = field(default_factory=dict)
 
 
@@ -158,11 +144,12 @@ class HostingEngine:
         self._cases: dict[Direction, _Case] = {"export": export_case, "import": import_case}
         self.monitored = energised_buses(topo)
         self._mon_pos = {b: k for k, b in enumerate(self.monitored)}
-        self._mon_index = np.array([topo.index(b) for b in self.monitored], dtype=np.int64)
-        self._v_max = np.array([net.buses[i].v_max_pu for i in self._mon_index.tolist()])
-        self._v_min = np.array([net.buses[i].v_min_pu for i in self._mon_index.tolist()])
+        mon = [topo.index(b) for b in self.monitored]
+        self._v_max = np.array([net.buses[i].v_max_pu for i in mon])
+        self._v_min = np.array([net.buses[i].v_min_pu for i in mon])
         self._columns: dict[str, tuple[np.ndarray, FloatArray]] = {}
         self._paths: dict[str, np.ndarray] = {}
+        self._path_dv: dict[str, FloatArray] = {}  # dV/dP at the fed bus of each path edge
         self._kind = branch_kinds(net)
         self._zone = regulated_zone(net, topo, self._mon_pos, rules.regulators_hold_voltage)
 
@@ -207,7 +194,8 @@ class HostingEngine:
                 bound = np.where(v0 < lim, v0 - tol, lim)
             s_bare = np.hypot(bare.p_away_kw, bare.q_away_kvar)
             s_lim = np.maximum(state.s_limit_kva, s_bare)
-            return _Case(loads, state, v, bound, state.p_away_kw.copy(), s_lim, dict(granted))
+            p_away = state.p_away_kw.copy()
+            return _Case(loads, state, v, bound, p_away, s_lim.copy(), s_lim, dict(granted))
 
         return cls(
             net,
@@ -236,7 +224,9 @@ class HostingEngine:
         for k, b in enumerate(todo):
             idx = np.flatnonzero(dv[:, k] > _EPS)
             self._columns[b] = (idx, dv[idx, k])
-            self._paths[b] = self._path(self.topology.index(b))
+            path = self._path(self.topology.index(b))
+            self._paths[b] = path
+            self._path_dv[b] = dv[[self._mon_pos[self.topology.bus_ids[v]] for v in path], k]
 
     def _column(self, bus_id: str, direction: Direction) -> tuple[np.ndarray, FloatArray]:
         """The monitored buses an injection at ``bus_id`` moves and their dV/dP (pu per kW),
@@ -249,6 +239,13 @@ class HostingEngine:
         idx, dv = self._columns[bus_id]
         out: FloatArray = dv / v
         return idx, out
+
+    def _drop(self, bus_id: str) -> FloatArray:
+        """Relative voltage drop per kW imported at ``bus_id``, at each path edge's fed bus."""
+        out: FloatArray = (
+            self._path_dv[bus_id] / self._cases["import"].base.v_min_pu[self.topology.index(bus_id)]
+        )
+        return out
 
     def _path(self, i: int) -> np.ndarray:
         out = []
@@ -283,7 +280,12 @@ class HostingEngine:
         p, q = c.p_away_kw[path], c.base.q_away_kvar[path]
         s_lim = c.s_limit_kva[path]
         room = np.sqrt(np.maximum(s_lim**2 - q**2, 0.0))
-        t_head = p + room if direction == "export" else room - p
+        if direction == "export":
+            t_head = p + room
+        else:  # importing lowers the voltage, and a current limit with it: one correction
+            drop = self._drop(bus_id)
+            shrunk = s_lim - c.s_limit0_kva[path] * drop * np.maximum(room - p, 0.0)
+            t_head = np.sqrt(np.maximum(shrunk**2 - q**2, 0.0)) - p
         if len(path):
             e = int(np.argmin(t_head))
             t_cap = max(float(t_head[e]), 0.0)
@@ -340,7 +342,10 @@ class HostingEngine:
         idx, col = self._column(bus_id, direction)
         sign = 1.0 if direction == "export" else -1.0
         c.v_pu[idx] += (sign * kw) * col
-        c.p_away_kw[self._paths[bus_id]] -= sign * kw
+        path = self._paths[bus_id]
+        c.p_away_kw[path] -= sign * kw
+        if direction == "import":  # the voltage drop lowers the current limits on the path
+            c.s_limit_kva[path] -= c.s_limit0_kva[path] * self._drop(bus_id) * kw
 
     def release(self, bus_id: str, kw: float, direction: Direction = "export") -> None:
         """Give back ``kw`` granted earlier at ``bus_id``."""
@@ -361,24 +366,13 @@ class HostingEngine:
         for bus, x in (extra_kw or {}).items():
             self.topology.index(bus)
             kw[bus] = kw.get(bus, 0.0) + x
-        slotted = slot_network(self.net, tuple(sorted(kw)))
         sign = 1.0 if direction == "export" else -1.0
-        res = solve_case(slotted, c.loads, {b: sign * x for b, x in kw.items()}, self.rules.engine)
-        state = case_state(self.net, self.topology, res)
-        mon = self._mon_index
-        hi, lo = state.v_max_pu[mon], state.v_min_pu[mon]
-        a, z = int(np.argmax(hi)), int(np.argmin(lo))
-        worst = int(np.argmax(res.loading_pct)) if len(res.loading_pct) else -1
-        return AcCheck(
-            case=c.loads.name,
-            v_max_pu=float(hi[a]),
-            v_max_bus=self.monitored[a],
-            v_min_pu=float(lo[z]),
-            v_min_bus=self.monitored[z],
-            v_over_max_pu=float(np.max(hi - self._v_max)),
-            v_under_min_pu=float(np.max(self._v_min - lo)),
-            loading_max_pct=float(res.loading_pct[worst]) if worst >= 0 else 0.0,
-            loading_max_branch=res.branch_ids[worst] if worst >= 0 else "",
+        return ac_check(
+            self.net,
+            self.topology,
+            c.loads,
+            {b: sign * x for b, x in kw.items()},
+            self.rules.engine,
         )
 
     def bus_voltage_pu(self, bus_id: str, direction: Direction = "export") -> float:

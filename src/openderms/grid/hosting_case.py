@@ -1,4 +1,5 @@
-"""The hosting worst cases of a network, solved with an AC power flow.
+"""The hosting worst cases of a network, solved with an AC power flow, and the plain result
+types of the screen (``Constraint``, ``AcCheck``; ``openderms.grid.hosting`` re-exports them).
 
 Two base cases, both with the network's own DER removed (the DER registry is the source of
 truth for DER) and replaced by one "slot" per bus carrying what the registry already granted:
@@ -64,6 +65,24 @@ class CaseState:
     q_away_kvar: FloatArray
     s_limit_kva: FloatArray
     result: PowerFlowResult
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """What limits a DER: voltage at a bus, or the rating of a branch (``kind`` "none" when
+    nothing limits it, for example a de-energised bus)."""
+
+    kind: Literal["voltage", "thermal", "none"]
+    element_kind: str  # "bus", "line", "transformer", "switch", "reactor", ""
+    element_id: str
+    limit: float  # pu (voltage) or kVA (thermal)
+
+    def describe(self) -> str:
+        if self.kind == "voltage":
+            return f"voltage at bus {self.element_id} (limit {self.limit:.3f} pu)"
+        if self.kind == "thermal":
+            return f"thermal on {self.element_kind} {self.element_id} ({self.limit:.0f} kVA)"
+        return "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +216,36 @@ def solve_case(
         ),
     )
     return solve(case, engine)
+
+
+def ac_check(
+    net: Network,
+    topo: Topology,
+    loads: CaseLoads,
+    slot_kw: Mapping[str, float],
+    engine: EngineName,
+) -> AcCheck:
+    """AC power flow of ``net``'s worst case ``loads`` with DER slots at ``slot_kw``
+    (generator convention), summarised over the energised buses and every branch."""
+    res = solve_case(slot_network(net, tuple(sorted(slot_kw))), loads, slot_kw, engine)
+    state = case_state(net, topo, res)
+    mon = np.flatnonzero(topo.energised)
+    hi, lo = state.v_max_pu[mon], state.v_min_pu[mon]
+    v_max = np.array([net.buses[i].v_max_pu for i in mon.tolist()])
+    v_min = np.array([net.buses[i].v_min_pu for i in mon.tolist()])
+    a, z = int(np.argmax(hi)), int(np.argmin(lo))
+    worst = int(np.argmax(res.loading_pct)) if len(res.loading_pct) else -1
+    return AcCheck(
+        case=loads.name,
+        v_max_pu=float(hi[a]),
+        v_max_bus=topo.bus_ids[int(mon[a])],
+        v_min_pu=float(lo[z]),
+        v_min_bus=topo.bus_ids[int(mon[z])],
+        v_over_max_pu=float(np.max(hi - v_max)),
+        v_under_min_pu=float(np.max(v_min - lo)),
+        loading_max_pct=float(res.loading_pct[worst]) if worst >= 0 else 0.0,
+        loading_max_branch=res.branch_ids[worst] if worst >= 0 else "",
+    )
 
 
 def case_state(net: Network, topo: Topology, result: PowerFlowResult) -> CaseState:
