@@ -89,6 +89,13 @@ def _edge_impedance(net: Network, topo: Topology) -> tuple[FloatArray, FloatArra
     return r, x
 
 
+def edge_impedance(net: Network, topo: Topology) -> tuple[FloatArray, FloatArray]:
+    """Per-kW resistance and per-kvar reactance (pu of the fed bus's base) of the branch feeding
+    each bus of ``topo`` (0 at the roots): the LinDistFlow edge weights, for callers that build
+    their own linear models (``openderms.control``)."""
+    return _edge_impedance(net, topo)
+
+
 def path_matrix(topo: Topology) -> csr_matrix:
     """Sparse ``[bus, bus]`` incidence: entry (b, v) is 1 when the branch feeding v is on the
     path from the source to b (branches are named by the bus they feed)."""

@@ -167,16 +167,21 @@ class PgmModel:
         der_q_kvar: FloatArray | None = None,
         *,
         regulate: bool = True,
+        error_tolerance: float = 1e-8,
     ) -> PowerFlowResult:
         """One snapshot with the given injections (1-D; None keeps the model's values).
 
         Loads in load convention (positive = consumed), DER in generator convention (positive =
         export). ``substation_p_kw`` > 0 means import from transmission. Regulators move their
         taps from the model's positions as OpenDSS's would (``regulate=False``: they stay).
+        ``error_tolerance``: PGM's Newton-Raphson tolerance (pu); large feeders can stall just
+        above the default 1e-8.
         """
         rows = [_as_rows(a) for a in (load_p_kw, load_q_kvar, der_p_kw, der_q_kvar)]
         taps: TapMode = "independent" if regulate else "fixed"
-        out, solve_s = self._run(*rows, n_steps=1, attrs=SNAPSHOT_ATTRS, taps=taps)
+        out, solve_s = self._run(
+            *rows, n_steps=1, attrs=SNAPSHOT_ATTRS, taps=taps, tolerance=error_tolerance
+        )
         s = assemble(out, self.layout, 1, snapshot=True)
         assert s.v_angle_deg is not None
         assert s.i_max_a is not None
@@ -266,6 +271,7 @@ class PgmModel:
         threading: int = -1,
         method: CalculationMethod = CalculationMethod.newton_raphson,
         taps: TapMode = "independent",
+        tolerance: float = 1e-8,
     ) -> tuple[PgmOutput, float]:
         """Solve, then move regulator taps and load voltage regions until both rest.
 
@@ -299,7 +305,9 @@ class PgmModel:
                 want[comp] = sorted({*(have or []), *add})
         controls = Controls(
             conv=self.conversion,
-            calculate=lambda st, scen: self._calculate(st, scen, want, threading, method),
+            calculate=lambda st, scen: self._calculate(
+                st, scen, want, threading, method, tolerance=tolerance
+            ),
             rows=lambda: self._rows,
             extend=self._extend,
             regulate=taps != "fixed",
@@ -313,6 +321,8 @@ class PgmModel:
         want: AttrFilter,
         threading: int,
         method: CalculationMethod,
+        *,
+        tolerance: float = 1e-8,
     ) -> tuple[PgmOutput, float]:
         """PGM on the scenarios ``rows``; the output always has a scenario axis.
 
@@ -333,6 +343,7 @@ class PgmModel:
                         output_component_types=want,
                         threading=threading,
                         calculation_method=method,
+                        error_tolerance=tolerance,
                     )
                 else:
                     target = self._pgm
@@ -346,6 +357,7 @@ class PgmModel:
                         symmetric=self.symmetric,
                         output_component_types=want,
                         calculation_method=method,
+                        error_tolerance=tolerance,
                     )
                     out = {comp: _with_scenario_axis(cols) for comp, cols in single.items()}
             except PowerGridBatchError as exc:
