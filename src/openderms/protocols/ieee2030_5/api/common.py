@@ -1,0 +1,122 @@
+"""What every router needs: the client of the request, XML in and out, paging, and errors
+mapped once to status codes with a 2030.5 ``Error`` body."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_xml import BaseXmlModel
+from pydantic_xml.errors import ParsingError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from openderms.errors import (
+    ConflictError,
+    NotFoundError,
+    OpenDermsError,
+    PermissionDeniedError,
+    ValidationError,
+    ValidationIssue,
+)
+from openderms.protocols.ieee2030_5.domain import Client
+from openderms.protocols.ieee2030_5.manager.paging import parse_page
+from openderms.protocols.ieee2030_5.schema.base import MEDIA_TYPE
+from openderms.protocols.ieee2030_5.schema.error import (
+    INVALID_REQUEST_FORMAT,
+    INVALID_REQUEST_VALUES,
+    Error,
+)
+from openderms.protocols.ieee2030_5.security.identity import ClientIdentity
+from openderms.protocols.ieee2030_5.services import Ieee2030_5Services
+
+#: ASGI scope key holding the ``ClientIdentity`` the serving layer resolved for the connection
+CLIENT_SCOPE_KEY = "openderms.ieee2030_5.client"
+#: the largest request body accepted, bytes
+MAX_BODY_BYTES = 64 * 1024
+ACCEPTED_BODY_TYPES = frozenset({MEDIA_TYPE, "application/xml", "text/xml"})
+
+M = TypeVar("M", bound=BaseXmlModel)
+T = TypeVar("T")
+
+
+def services(request: Request) -> Ieee2030_5Services:
+    found: Ieee2030_5Services = request.app.state.ieee2030_5
+    return found
+
+
+async def client(request: Request) -> Client:
+    """The certificate holder of this request (403 when the connection carries none)."""
+    identity = request.scope.get(CLIENT_SCOPE_KEY)
+    if not isinstance(identity, ClientIdentity):
+        raise PermissionDeniedError("no client certificate on this connection")
+    return await run_in_threadpool(services(request).end_devices.client, identity)
+
+
+async def call(fn: Callable[..., T], *args: object) -> T:
+    """Run a (blocking) manager call off the event loop."""
+    return await run_in_threadpool(fn, *args)
+
+
+def xml(model: BaseXmlModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = model.to_xml(skip_empty=True, exclude_none=True)
+    assert isinstance(body, bytes)
+    return Response(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def page_of(request: Request) -> tuple[int, int, int]:
+    page = parse_page(request.query_params)
+    return page.start, page.after, page.limit
+
+
+async def read_xml(request: Request, model: type[M]) -> M:
+    """The request body as ``model`` (``ValidationError`` -> 400 when it is not one)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in ACCEPTED_BODY_TYPES:
+        raise ValidationError([_body_issue("content-type", kind, MEDIA_TYPE)])
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise ValidationError([_body_issue("length", len(body), f"<= {MAX_BODY_BYTES} bytes")])
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:  # no DTDs: 2030.5 has none
+        raise ValidationError([_body_issue("body", "DOCTYPE", "a document without a DTD")])
+    try:
+        return model.from_xml(body)
+    except (ParsingError, PydanticValidationError, ValueError, SyntaxError) as exc:
+        raise ValidationError([_body_issue("body", type(exc).__name__, str(exc)[:200])]) from None
+
+
+def _body_issue(field: str, value: object, expected: str) -> ValidationIssue:
+    return ValidationIssue("request", "(body)", field, value, expected)
+
+
+def error_response(status: int, reason_code: int) -> Response:
+    return xml(Error(reason_code=reason_code), status=status)
+
+
+async def on_domain_error(request: Request, exc: Exception) -> Response:
+    """Map an openderms error to its status: 400, 403, 404, 409 (no state was changed)."""
+    match exc:
+        case ValidationError():
+            return error_response(400, INVALID_REQUEST_VALUES)
+        case PermissionDeniedError():
+            return error_response(403, INVALID_REQUEST_VALUES)
+        case NotFoundError():
+            return error_response(404, INVALID_REQUEST_VALUES)
+        case ConflictError():
+            return error_response(409, INVALID_REQUEST_VALUES)
+    assert isinstance(exc, OpenDermsError)
+    return error_response(500, INVALID_REQUEST_FORMAT)
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 / 405: the status (and ``Allow``) with an empty body."""
+    assert isinstance(exc, HTTPException)
+    return Response(status_code=exc.status_code, headers=exc.headers)
+
+
+async def not_served(request: Request) -> Response:
+    """A function set 2030.5 defines that this server does not serve: 501."""
+    return Response(status_code=501)

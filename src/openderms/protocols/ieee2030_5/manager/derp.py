@@ -1,0 +1,217 @@
+"""DER programs and their controls: what a client may read, served from memory, and the
+internal API that the rest of openderms uses to control DER.
+
+    mrid = derp.create_control(
+        program_id=p.id, start=t0, duration_s=900,
+        controls=DERControlBase(op_mod_max_lim_w=5000),   # 50.00 % of rated W
+    )
+
+Event status (clause 12.1.3) is computed at read time: Scheduled before the interval, Active
+inside it, unless the control was cancelled or superseded. Lists hold the controls whose
+interval has not ended, ordered by start, then creation time descending (clause 12.1.2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from openderms.errors import NotFoundError, ValidationError, ValidationIssue
+from openderms.protocols.ieee2030_5.domain import Client, DerControl, DerCurveRecord, DerProgram
+from openderms.protocols.ieee2030_5.manager.cache import ReadCache
+from openderms.protocols.ieee2030_5.manager.edev import EndDeviceManager
+from openderms.protocols.ieee2030_5.manager.fsa import FsaManager, new_mrid
+from openderms.protocols.ieee2030_5.repository.derp import DerProgramRepository
+from openderms.protocols.ieee2030_5.repository.edev import EndDeviceRepository
+from openderms.protocols.ieee2030_5.schema.derp import (
+    ACTIVE,
+    CANCELLED,
+    SCHEDULED,
+    DefaultDERControl,
+    DERControlBase,
+    DERCurve,
+)
+
+Clock = Callable[[], datetime]
+#: the primacy of the program made for one EndDevice's own controls
+DEVICE_PROGRAM_PRIMACY = 1
+
+
+class DerProgramManager:
+    def __init__(
+        self,
+        repo: DerProgramRepository,
+        end_device_repo: EndDeviceRepository,
+        end_devices: EndDeviceManager,
+        fsas: FsaManager,
+        *,
+        clock: Clock,
+        pen: int,
+    ) -> None:
+        self._repo = repo
+        self._end_device_repo = end_device_repo
+        self._end_devices = end_devices
+        self._fsas = fsas
+        self._clock = clock
+        self._pen = pen
+        self._visible: ReadCache[tuple[str, bool], tuple[DerProgram, ...]] = ReadCache()
+        self._controls: ReadCache[int, tuple[DerControl, ...]] = ReadCache()
+        end_devices.on_access_change.append(self._visible.invalidate)
+
+    # -- reads (served from memory) -------------------------------------------------------
+
+    def programs(self, client: Client) -> tuple[DerProgram, ...]:
+        """Every program in an FSA of an EndDevice the client may see (primacy order)."""
+        return self._visible.get((client.lfdi, client.kind == "aggregator"), self._load_visible)
+
+    def program(self, client: Client, program_id: int) -> DerProgram:
+        for program in self.programs(client):
+            if program.id == program_id:
+                return program
+        raise NotFoundError("DERProgram", str(program_id))
+
+    def programs_of_fsa(self, client: Client, end_device_id: int, fsa_id: int) -> list[DerProgram]:
+        self._fsas.get(client, end_device_id, fsa_id)
+        return [p for p in self.programs(client) if p.fsa_id == fsa_id]
+
+    def controls(self, client: Client, program_id: int) -> list[DerControl]:
+        """The program's controls that have not ended."""
+        self.program(client, program_id)
+        now = self._clock()
+        return [c for c in self._controls.get(program_id, self._load_controls) if c.end() > now]
+
+    def active_controls(self, client: Client, program_id: int) -> list[DerControl]:
+        now = self._clock()
+        return [c for c in self.controls(client, program_id) if c.current_status(now) == ACTIVE]
+
+    def control(self, client: Client, program_id: int, control_id: int) -> DerControl:
+        self.program(client, program_id)
+        for c in self._controls.get(program_id, self._load_controls):
+            if c.id == control_id:
+                return c
+        raise NotFoundError("DERControl", str(control_id))
+
+    def default_control(self, client: Client, program_id: int) -> DefaultDERControl:
+        program = self.program(client, program_id)
+        if program.default_control is None:
+            raise NotFoundError("DefaultDERControl", str(program_id))
+        return program.default_control
+
+    def curves(self, client: Client, program_id: int) -> list[DerCurveRecord]:
+        self.program(client, program_id)
+        return self._repo.curves_of(program_id)
+
+    def curve(self, client: Client, program_id: int, curve_id: int) -> DerCurveRecord:
+        for curve in self.curves(client, program_id):
+            if curve.id == curve_id:
+                return curve
+        raise NotFoundError("DERCurve", str(curve_id))
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    # -- internal API ---------------------------------------------------------------------
+
+    def ensure_program(self, fsa_id: int, description: str, primacy: int) -> DerProgram:
+        """The program named ``description`` (created in ``fsa_id`` when missing)."""
+        found = self._repo.by_description(description)
+        if found is not None:
+            return found
+        program = self._repo.add(new_mrid(self._pen), fsa_id, description, primacy)
+        self._visible.invalidate()
+        return program
+
+    def device_program(self, end_device_id: int) -> DerProgram:
+        """The program (in an FSA of its own) that carries one EndDevice's own controls."""
+        name = f"edev-{end_device_id}"
+        fsa = self._fsas.ensure(name)
+        self._fsas.assign(end_device_id, fsa.id)
+        return self.ensure_program(fsa.id, name, DEVICE_PROGRAM_PRIMACY)
+
+    def create_control(
+        self,
+        *,
+        start: datetime,
+        duration_s: int,
+        controls: DERControlBase,
+        program_id: int | None = None,
+        end_device_id: int | None = None,
+        description: str = "",
+        randomize_start_s: int | None = None,
+        randomize_duration_s: int | None = None,
+    ) -> str:
+        """Create a DERControl for a program, or for one EndDevice (through its own
+        program); returns its mRID. ``start`` is aware UTC; nothing is written when an
+        argument is refused (``ValidationError``, ``NotFoundError``)."""
+        issues = []
+        if (program_id is None) == (end_device_id is None):
+            issues.append(_issue("target", (program_id, end_device_id), "program or device"))
+        if start.tzinfo is None:
+            issues.append(_issue("start", start.isoformat(), "a timezone-aware datetime"))
+        if not 0 < duration_s <= 0xFFFFFFFF:
+            issues.append(_issue("duration_s", duration_s, "1 .. 4294967295 seconds"))
+        if not controls.model_dump(exclude_none=True):
+            issues.append(_issue("controls", "(empty)", "at least one control"))
+        if len(description) > 32:
+            issues.append(_issue("description", description, "at most 32 characters"))
+        if issues:
+            raise ValidationError(issues)
+        if end_device_id is not None:
+            if self._end_device_repo.get(end_device_id) is None:
+                raise NotFoundError("EndDevice", str(end_device_id))
+            program_id = self.device_program(end_device_id).id
+        assert program_id is not None
+        if self._repo.get(program_id) is None:
+            raise NotFoundError("DERProgram", str(program_id))
+        now = self._clock()
+        control = DerControl(
+            id=0,
+            mrid=new_mrid(self._pen),
+            program_id=program_id,
+            description=description,
+            creation_time=now,
+            start=start,
+            duration_s=duration_s,
+            status=SCHEDULED,
+            status_time=now,
+            controls=controls,
+            randomize_start_s=randomize_start_s,
+            randomize_duration_s=randomize_duration_s,
+        )
+        stored = self._repo.add_control(control)
+        self._controls.invalidate(program_id)
+        return stored.mrid
+
+    def cancel_control(self, mrid: str) -> None:
+        """Cancel a control (its status becomes Cancelled)."""
+        control = self._repo.control_by_mrid(mrid)
+        if control is None:
+            raise NotFoundError("DERControl", mrid)
+        self._repo.set_control_status(control.id, CANCELLED, self._clock())
+        self._controls.invalidate(control.program_id)
+
+    def set_default_control(self, program_id: int, default: DefaultDERControl) -> None:
+        """Set the program's DefaultDERControl (what DER do when no control is active)."""
+        if self._repo.get(program_id) is None:
+            raise NotFoundError("DERProgram", str(program_id))
+        self._repo.set_default(program_id, default)
+        self._visible.invalidate()
+
+    def add_curve(self, program_id: int, curve: DERCurve) -> DerCurveRecord:
+        if self._repo.get(program_id) is None:
+            raise NotFoundError("DERProgram", str(program_id))
+        return self._repo.add_curve(program_id, curve)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _load_controls(self, program_id: int) -> tuple[DerControl, ...]:
+        return tuple(self._repo.controls_of(program_id))
+
+    def _load_visible(self, key: tuple[str, bool]) -> tuple[DerProgram, ...]:
+        lfdi, aggregator = key
+        ids = self._end_device_repo.visible_ids(lfdi, aggregator)
+        return tuple(self._repo.visible_to_end_devices(ids)) if ids else ()
+
+
+def _issue(field: str, value: object, expected: str) -> ValidationIssue:
+    return ValidationIssue("DERControl", "(new)", field, value, expected)

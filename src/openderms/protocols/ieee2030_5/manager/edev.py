@@ -1,0 +1,177 @@
+"""EndDevices and Registration: what a client may see and register.
+
+Authorisation (CSIP 5.2.3, IEEE 2030.5 clause 6.3.5): a device certificate sees only the
+EndDevice whose LFDI is its own; an aggregator certificate sees its own EndDevice and the
+EndDevices mapped to it, and can never read or change another's. Asking for an EndDevice one
+may not see answers 404, as if it did not exist (``NotFoundError``), so that ids of other
+clients' devices are not disclosed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from openderms.errors import NotFoundError, PermissionDeniedError, ValidationError, ValidationIssue
+from openderms.protocols.ieee2030_5.domain import Client, EndDevice, Page
+from openderms.protocols.ieee2030_5.manager.cache import ReadCache
+from openderms.protocols.ieee2030_5.repository.der import DerRepository
+from openderms.protocols.ieee2030_5.repository.edev import EndDeviceRepository
+from openderms.protocols.ieee2030_5.schema.edev import EndDevice as EndDeviceXml
+from openderms.protocols.ieee2030_5.security.identity import (
+    ClientIdentity,
+    ClientKind,
+    sfdi_from_lfdi,
+)
+
+Clock = Callable[[], datetime]
+
+
+def _issue(field: str, value: object, expected: str) -> ValidationError:
+    return ValidationError([ValidationIssue("EndDevice", "(posted)", field, value, expected)])
+
+
+class EndDeviceManager:
+    def __init__(self, repo: EndDeviceRepository, ders: DerRepository, clock: Clock) -> None:
+        self._repo = repo
+        self._ders = ders
+        self._clock = clock
+        self._kinds: ReadCache[str, ClientKind] = ReadCache()
+        #: called after any change that may change what a client sees (programs, controls)
+        self.on_access_change: list[Callable[[], None]] = []
+
+    # -- who is asking --------------------------------------------------------------------
+
+    def client(self, identity: ClientIdentity) -> Client:
+        """The client of a certificate: a registered aggregator, else a device."""
+        kind = self._kinds.get(identity.lfdi, lambda lfdi: self._repo.client_kind(lfdi) or "device")
+        return Client(identity=identity, kind=kind)
+
+    def put_client(self, identity: ClientIdentity, kind: ClientKind, name: str = "") -> None:
+        """Internal API: declare a certificate a device or an aggregator."""
+        self._repo.put_client(identity.lfdi, identity.sfdi, kind, name, self._clock())
+        self._kinds.invalidate(identity.lfdi)
+        self._access_changed()
+
+    # -- reads --------------------------------------------------------------------------
+
+    def page(self, client: Client, page: Page) -> tuple[list[EndDevice], int]:
+        after = datetime.fromtimestamp(page.after, UTC) if page.after > 0 else None
+        return self._repo.page_for(
+            client.lfdi, client.kind == "aggregator", after, page.start, page.limit
+        )
+
+    def get(self, client: Client, end_device_id: int) -> EndDevice:
+        """The EndDevice, if ``client`` may see it (``NotFoundError`` otherwise)."""
+        device = self._repo.get(end_device_id)
+        if device is None or not device.visible_to(client):
+            raise NotFoundError("EndDevice", str(end_device_id))
+        return device
+
+    # -- writes by clients ----------------------------------------------------------------
+
+    def register(self, client: Client, posted: EndDeviceXml) -> EndDevice:
+        """A client POSTs an EndDevice (clause 9.4.3.2.1): its own, or for an aggregator one
+        it manages. Returns the new or existing EndDevice; refuses (without any change) an
+        SFDI that does not match the LFDI or a device that belongs to another client."""
+        lfdi = (posted.lfdi or "").lower()
+        if client.kind == "device":
+            if lfdi and lfdi != client.lfdi:
+                raise PermissionDeniedError("a device may register only its own lFDI")
+            if posted.sfdi != client.identity.sfdi:
+                raise _issue("sFDI", posted.sfdi, f"{client.identity.sfdi}, the certificate's")
+            lfdi = client.lfdi
+        elif not lfdi:
+            raise _issue("lFDI", None, "the lFDI of the device the aggregator registers")
+        elif posted.sfdi != sfdi_from_lfdi(lfdi):
+            raise _issue("sFDI", posted.sfdi, f"{sfdi_from_lfdi(lfdi)}, the lFDI's SFDI")
+        existing = self._repo.by_lfdi(lfdi)
+        if existing is not None:
+            if not existing.visible_to(client):
+                raise PermissionDeniedError(f"EndDevice {lfdi} belongs to another client")
+            return (
+                self._repo.update(
+                    existing.id,
+                    device_category=posted.device_category,
+                    changed_time=self._clock(),
+                )
+                or existing
+            )
+        manager = client.lfdi if client.kind == "aggregator" and lfdi != client.lfdi else None
+        return self._create(
+            lfdi,
+            posted.sfdi,
+            aggregator_lfdi=manager,
+            device_category=posted.device_category,
+            pin=None,
+            der_id=None,
+        )
+
+    # -- internal API -------------------------------------------------------------------
+
+    def ensure(
+        self,
+        identity: ClientIdentity,
+        aggregator_lfdi: str | None = None,
+        pin: int | None = None,
+        der_id: str | None = None,
+        device_category: str | None = None,
+    ) -> EndDevice:
+        """Internal API: the EndDevice of ``identity`` (created when missing), mapped to
+        ``aggregator_lfdi`` (None: the device speaks for itself), with its registration PIN."""
+        existing = self._repo.by_lfdi(identity.lfdi)
+        if existing is None:
+            return self._create(
+                identity.lfdi,
+                identity.sfdi,
+                aggregator_lfdi=aggregator_lfdi,
+                device_category=device_category,
+                pin=pin,
+                der_id=der_id,
+            )
+        now = self._clock()
+        changed = self._repo.update(
+            existing.id,
+            aggregator_lfdi=aggregator_lfdi,
+            pin=pin,
+            registered_at=now if pin is not None else None,
+            der_id=der_id,
+            changed_time=now,
+        )
+        self._access_changed()
+        return changed or existing
+
+    def set_post_rate(self, end_device_id: int, post_rate_s: int | None) -> None:
+        self._repo.update(end_device_id, post_rate_s=post_rate_s, changed_time=self._clock())
+
+    def _create(
+        self,
+        lfdi: str,
+        sfdi: int,
+        *,
+        aggregator_lfdi: str | None,
+        device_category: str | None,
+        pin: int | None,
+        der_id: str | None,
+    ) -> EndDevice:
+        now = self._clock()
+        device = self._repo.add(
+            lfdi,
+            sfdi,
+            aggregator_lfdi=aggregator_lfdi,
+            device_category=device_category,
+            now=now,
+            pin=pin,
+            der_id=der_id,
+        )
+        self._ders.ensure(device.id, 1, now)  # every EndDevice reports at least DER 1
+        self._access_changed()
+        return device
+
+    def on_access_change_fire(self) -> None:
+        """Tell the caches that what clients may see has changed."""
+        self._access_changed()
+
+    def _access_changed(self) -> None:
+        for hook in self.on_access_change:
+            hook()

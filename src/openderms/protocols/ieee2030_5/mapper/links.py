@@ -1,0 +1,71 @@
+"""The URIs of the server's resources, in one place."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+DCAP = "/dcap"
+TIME = "/tm"
+EDEV = "/edev"
+DERP = "/derp"
+
+
+def epoch_s(at: datetime) -> int:
+    """2030.5 TimeType: whole seconds since 1970-01-01 UTC."""
+    return int(at.timestamp())
+
+
+def edev(end_device_id: int) -> str:
+    return f"{EDEV}/{end_device_id}"
+
+
+def registration(end_device_id: int) -> str:
+    return f"{edev(end_device_id)}/rg"
+
+
+def fsa_list(end_device_id: int) -> str:
+    return f"{edev(end_device_id)}/fsa"
+
+
+def fsa(end_device_id: int, fsa_id: int) -> str:
+    return f"{fsa_list(end_device_id)}/{fsa_id}"
+
+
+def fsa_programs(end_device_id: int, fsa_id: int) -> str:
+    return f"{fsa(end_device_id, fsa_id)}/derp"
+
+
+def der_list(end_device_id: int) -> str:
+    return f"{edev(end_device_id)}/der"
+
+
+def der(end_device_id: int, der_index: int) -> str:
+    return f"{der_list(end_device_id)}/{der_index}"
+
+
+def program(program_id: int) -> str:
+    return f"{DERP}/{program_id}"
+
+
+def controls(program_id: int) -> str:
+    return f"{program(program_id)}/derc"
+
+
+def control(program_id: int, control_id: int) -> str:
+    return f"{controls(program_id)}/{control_id}"
+
+
+def active_controls(program_id: int) -> str:
+    return f"{program(program_id)}/actderc"
+
+
+def default_control(program_id: int) -> str:
+    return f"{program(program_id)}/dderc"
+
+
+def curves(program_id: int) -> str:
+    return f"{program(program_id)}/dc"
+
+
+def curve(program_id: int, curve_id: int) -> str:
+    return f"{curves(program_id)}/{curve_id}"

@@ -1,0 +1,55 @@
+"""The 2030.5 server's managers wired on one store engine: what the app serves and the
+internal API the rest of openderms calls (``services.programs.create_control(...)``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from openderms.protocols.ieee2030_5.manager.dcap import ServerManager
+from openderms.protocols.ieee2030_5.manager.der import DerManager
+from openderms.protocols.ieee2030_5.manager.derp import DerProgramManager
+from openderms.protocols.ieee2030_5.manager.edev import EndDeviceManager
+from openderms.protocols.ieee2030_5.manager.fsa import FsaManager
+from openderms.protocols.ieee2030_5.repository.der import DerRepository
+from openderms.protocols.ieee2030_5.repository.derp import DerProgramRepository
+from openderms.protocols.ieee2030_5.repository.edev import EndDeviceRepository
+from openderms.protocols.ieee2030_5.repository.fsa import FsaRepository
+from openderms.protocols.ieee2030_5.repository.settings import SettingsRepository
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Ieee2030_5Services:  # noqa: N801 (the standard's name)
+    server: ServerManager
+    end_devices: EndDeviceManager
+    fsas: FsaManager
+    programs: DerProgramManager
+    ders: DerManager
+
+
+def build_services(engine: Engine, *, pen: int = 0, clock: Clock = utc_now) -> Ieee2030_5Services:
+    """Managers on ``engine`` (a store engine, migrated). ``pen`` is the IANA private
+    enterprise number that ends every mRID the server makes."""
+    end_device_repo = EndDeviceRepository(engine)
+    der_repo = DerRepository(engine)
+    end_devices = EndDeviceManager(end_device_repo, der_repo, clock)
+    fsas = FsaManager(FsaRepository(engine), end_devices, pen)
+    programs = DerProgramManager(
+        DerProgramRepository(engine), end_device_repo, end_devices, fsas, clock=clock, pen=pen
+    )
+    return Ieee2030_5Services(
+        server=ServerManager(SettingsRepository(engine), clock),
+        end_devices=end_devices,
+        fsas=fsas,
+        programs=programs,
+        ders=DerManager(der_repo, end_devices, clock),
+    )

@@ -1,0 +1,11 @@
+"""How the 2030.5 app learns who its client is.
+
+Direct TLS (``server``): uvicorn with ``ClientCertHttpToolsProtocol``, a subclass of its
+httptools protocol that reads the peer certificate once per TLS connection, when the
+handshake completes, and puts the resolved ``ClientIdentity`` into the scope of every request
+on that connection. No certificate is parsed per request.
+
+Behind a TLS-terminating proxy (``proxy``): ``ForwardedClientCertMiddleware`` believes the
+``x-forwarded-client-cert`` header (envoy's format: ``Hash=...;Cert="..."``) only from
+configured proxy addresses, and caches what each header value resolves to.
+"""

@@ -1,0 +1,53 @@
+"""Run the 2030.5 app over CSIP TLS with uvicorn (uvloop, httptools, no access log).
+
+    config = tls_config(app, TlsFiles(cert, key, client_ca), host="0.0.0.0", port=8443)
+    uvicorn.Server(config).run()
+
+Several processes may serve one port (``workers``, or SO_REUSEPORT sockets): each keeps its
+own read caches (see ``manager.cache``).
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from openderms.protocols.ieee2030_5.security.tls import server_context
+from openderms.protocols.ieee2030_5.serving.protocol import ClientCertHttpToolsProtocol
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """PEM files: the server's certificate and key, and the CA that issues client ones."""
+
+    cert: Path
+    key: Path
+    client_ca: Path
+
+
+def tls_config(
+    app: ASGIApp, tls: TlsFiles, *, host: str = "127.0.0.1", port: int = 8443, **options: object
+) -> uvicorn.Config:
+    """A uvicorn configuration serving ``app`` with CSIP TLS and client identities."""
+
+    def context(_config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+        return server_context(tls.cert, tls.key, tls.client_ca)
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=ClientCertHttpToolsProtocol,
+        loop="uvloop",
+        lifespan="off",
+        access_log=False,
+        ssl_certfile=str(tls.cert),
+        ssl_keyfile=str(tls.key),
+        ssl_context_factory=context,
+        **options,  # type: ignore[arg-type]
+    )
