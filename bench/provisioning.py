@@ -1,11 +1,13 @@
 """Bulk self-provisioning on a digital twin: every DER of the twin registered through the real
 bulk path (CSV text -> parse_csv -> RegistryService.register_many -> SQL store).
 
-    .venv/bin/python bench/provisioning.py [--preset camden] [--store sqlite|memory] [--json]
+    .venv/bin/python bench/provisioning.py [--preset camden] [--store sqlite|memory]
+        [--dead-band-drift] [--json]
 
 One registration per twin DER: located at the DER's bus (``bus_id``), its type and nameplate
 from the DER, a unique application id. The store is the SQLite store (a temporary file,
 ``openderms.store.open_store``), or the in-memory repository with ``--store memory``.
+``--dead-band-drift`` screens with ``HostingRules(regulator_dead_band_drift=True)``.
 
 Timed: ``parse`` (CSV text to registrations), ``screen`` (register_many minus the store
 write: mapping to the network, the sensitivity batch, decisions, provisioning, records),
@@ -26,11 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from openderms.grid.hosting import HostingRules
 from openderms.grid.model import Der
 from openderms.registry.csv_import import parse_csv, to_csv
 from openderms.registry.domain import DerRecord, DerType, Registration
 from openderms.registry.memory import InMemoryDerRepository, RecordingPublisher, SystemClock
 from openderms.registry.ports import Actor, DerQuery, DerRepository
+from openderms.registry.screening import ScreeningRules
 from openderms.registry.service import RegistryService
 from openderms.sim.twin import build_twin
 
@@ -98,7 +102,7 @@ class TimedRepository:
         return self.inner.granted_export_kw_by_bus()
 
 
-def run(preset: str, seed: int, store: str, workdir: Path) -> dict[str, Any]:
+def run(preset: str, seed: int, store: str, workdir: Path, drift: bool) -> dict[str, Any]:
     twin = build_twin(preset, seed)
     regs = [registration(k, d) for k, d in enumerate(twin.network.ders)]
     text = to_csv(regs)
@@ -118,8 +122,14 @@ def run(preset: str, seed: int, store: str, workdir: Path) -> dict[str, Any]:
         inner, label = InMemoryDerRepository(), "memory (InMemoryDerRepository)"
     repo = TimedRepository(inner)
     t = time.perf_counter()
+    rules = ScreeningRules(hosting=HostingRules(regulator_dead_band_drift=drift))
     service = RegistryService(
-        twin.network, repo, RecordingPublisher(), SystemClock(), injections=twin.injections
+        twin.network,
+        repo,
+        RecordingPublisher(),
+        SystemClock(),
+        injections=twin.injections,
+        rules=rules,
     )
     setup_s = time.perf_counter() - t
 
@@ -145,6 +155,7 @@ def run(preset: str, seed: int, store: str, workdir: Path) -> dict[str, Any]:
     return {
         "preset": preset,
         "store": label,
+        "regulator_dead_band_drift": drift,
         "ders": len(records),
         "seconds": round(total_s, 3),
         "ders_per_s": round(len(records) / total_s, 1),
@@ -171,10 +182,11 @@ def main() -> None:
     ap.add_argument("--preset", default="camden")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--store", choices=("sqlite", "memory"), default="sqlite")
+    ap.add_argument("--dead-band-drift", action="store_true")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="openderms-bench-") as tmp:
-        out = run(args.preset, args.seed, args.store, Path(tmp))
+        out = run(args.preset, args.seed, args.store, Path(tmp), args.dead_band_drift)
     if args.json:
         print(json.dumps(out))
     else:

@@ -21,8 +21,12 @@ P), so later DER in the same batch see the remaining capacity; ``release`` undoe
 Regulators (on-load tap changers, line regulators) hold their bus at the set point: with
 ``regulators_hold_voltage`` a bus below a regulator sees only the voltage change relative to
 the regulated bus, so DER on one bank or feeder do not use up the voltage room of another
-through the shared source impedance. The regulator's dead band is the residual: within it the
-tap does not move, so an AC check may see the regulated bus rise by a few thousandths of a pu.
+through the shared source impedance (the usual planning assumption: each feeder is studied
+from a substation bus the tap changer holds). The regulator's dead band is the residual:
+within it the tap does not move, so an AC check may see the regulated bus drift by a few
+thousandths of a pu. ``regulator_dead_band_drift`` counts that drift too
+(``hosting_regulators``): exact, but once one bus sits at its limit every DER of the bank
+that would nudge the regulated bus is refused, so it is off by default.
 
 A limit already broken in the base case before any registry grant (a bus above ``v_max`` at
 minimum load, a branch over its rating) may not be worsened by more than
@@ -42,7 +46,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -51,17 +55,18 @@ from openderms.errors import UnknownElementError
 from openderms.grid.hosting_case import (
     AcCheck,
     CaseLoads,
-    CaseState,
     Constraint,
     FloatArray,
+    LinearCase,
     ac_check,
     branch_kinds,
     case_loads,
     case_state,
-    regulated_zone,
+    path_edges,
     slot_network,
     solve_case,
 )
+from openderms.grid.hosting_regulators import regulated_zones, split, voltage_capacity
 from openderms.grid.model import Network
 from openderms.grid.powerflow import EngineName, InjectionSeries
 from openderms.grid.sensitivity import energised_buses, lindistflow
@@ -80,6 +85,7 @@ class HostingRules:
     peak_load_fraction: float = 1.0  # peak load as a share of the model's, without a day
     existing_violation_tolerance_pu: float = 0.002
     regulators_hold_voltage: bool = True  # see the module docstring
+    regulator_dead_band_drift: bool = False  # see the module docstring
     engine: EngineName = "auto"
 
 
@@ -112,20 +118,6 @@ class BusScreen:
     binding_after: float  # the binding constraint with requested_kw: pu (voltage) or % loading
 
 
-@dataclass(slots=True)
-class _Case:
-    """Mutable linear state of one worst case (voltages of monitored buses, edge flows)."""
-
-    loads: CaseLoads
-    base: CaseState
-    v_pu: FloatArray  # per monitored bus: max phase (export case) / min phase (import case)
-    v_bound_pu: FloatArray  # the effective limit per monitored bus
-    p_away_kw: FloatArray  # per fed bus
-    s_limit_kva: FloatArray  # per fed bus, never below the base case's flow
-    s_limit0_kva: FloatArray  # the same in the base case (imports lower it: ``grant``)
-    granted_kw: dict[str, float] = field(default_factory=dict)
-
-
 class HostingEngine:
     """Screening state of one network (not thread-safe: callers serialise grants)."""
 
@@ -134,14 +126,14 @@ class HostingEngine:
         net: Network,
         topo: Topology,
         rules: HostingRules,
-        export_case: _Case,
-        import_case: _Case,
+        export_case: LinearCase,
+        import_case: LinearCase,
     ) -> None:
         """Use ``build``."""
         self.net = net
         self.topology = topo
         self.rules = rules
-        self._cases: dict[Direction, _Case] = {"export": export_case, "import": import_case}
+        self._cases: dict[Direction, LinearCase] = {"export": export_case, "import": import_case}
         self.monitored = energised_buses(topo)
         self._mon_pos = {b: k for k, b in enumerate(self.monitored)}
         mon = [topo.index(b) for b in self.monitored]
@@ -151,7 +143,13 @@ class HostingEngine:
         self._paths: dict[str, np.ndarray] = {}
         self._path_dv: dict[str, FloatArray] = {}  # dV/dP at the fed bus of each path edge
         self._kind = branch_kinds(net)
-        self._zone = regulated_zone(net, topo, self._mon_pos, rules.regulators_hold_voltage)
+        self._drift_dv: dict[str, FloatArray] = {}  # per bus: drift of each regulated bus
+        z = self._zones = regulated_zones(net, topo, self._mon_pos, rules.regulators_hold_voltage)
+        keep = 1.0 if rules.regulator_dead_band_drift else 0.0  # 0: no room, no drift
+        for c, room in ((export_case, z.band_hi_pu - export_case.v_pu[z.reg_pos]),
+                        (import_case, import_case.v_pu[z.reg_pos] - z.band_lo_pu)):  # fmt: skip
+            c.room_pu = np.append(keep * np.maximum(room, 0.0), 0.0)
+            c.drift_pu = np.zeros(z.n_regs + 1)
 
     @classmethod
     def build(
@@ -176,7 +174,7 @@ class HostingEngine:
         tol = rules.existing_violation_tolerance_pu
         mon = np.flatnonzero(topo.energised)
 
-        def case(loads: CaseLoads, granted: dict[str, float], export: bool) -> _Case:
+        def case(loads: CaseLoads, granted: dict[str, float], export: bool) -> LinearCase:
             slot_kw = granted if export else {b: -kw for b, kw in granted.items()}
             state = case_state(net, topo, solve_case(slotted, loads, slot_kw, rules.engine))
             # what is broken before any registry grant (the grants may not count as such)
@@ -195,7 +193,7 @@ class HostingEngine:
             s_bare = np.hypot(bare.p_away_kw, bare.q_away_kvar)
             s_lim = np.maximum(state.s_limit_kva, s_bare)
             p_away = state.p_away_kw.copy()
-            return _Case(loads, state, v, bound, p_away, s_lim.copy(), s_lim, dict(granted))
+            return LinearCase(loads, state, v, bound, p_away, s_lim.copy(), s_lim, dict(granted))
 
         return cls(
             net,
@@ -210,8 +208,9 @@ class HostingEngine:
         """Compute (in one LinDistFlow batch) the sensitivities of every energised bus in
         ``bus_ids`` not yet cached. Raises ``UnknownElementError`` for an unknown bus.
 
-        Each is kept sparse: the monitored buses it moves (after ``regulated_zone``: the
-        buses of its own feeder when a regulator holds the feeders' bus) and by how much."""
+        Each is kept sparse: the monitored buses it moves relative to their regulated bus
+        (``hosting_regulators``: the buses of its own feeder below a bank's tap changer) and
+        by how much, with the drift it gives each regulated bus."""
         todo = []
         for b in dict.fromkeys(bus_ids):
             if b not in self._columns and self.topology.energised[self.topology.index(b)]:
@@ -219,26 +218,28 @@ class HostingEngine:
         if not todo:
             return
         dv = lindistflow(self.net, self.monitored, tuple(todo), self.topology).dv_dp_pu_per_kw
-        held = self._zone < len(self.monitored)
-        dv[held] -= dv[self._zone[held]]  # rows: monitored buses, columns: ``todo``
+        drift = split(self._zones, dv)  # rows: monitored buses, columns: ``todo``
         for k, b in enumerate(todo):
             idx = np.flatnonzero(dv[:, k] > _EPS)
             self._columns[b] = (idx, dv[idx, k])
-            path = self._path(self.topology.index(b))
+            self._drift_dv[b] = np.append(drift[:, k], 0.0)
+            path = path_edges(self.topology, self.topology.index(b))
             self._paths[b] = path
             self._path_dv[b] = dv[[self._mon_pos[self.topology.bus_ids[v]] for v in path], k]
 
-    def _column(self, bus_id: str, direction: Direction) -> tuple[np.ndarray, FloatArray]:
-        """The monitored buses an injection at ``bus_id`` moves and their dV/dP (pu per kW),
-        divided by the injection bus's worst-case voltage: the current of P kW at V pu is
-        P/V, which LinDistFlow's flat-voltage assumption leaves out (the AC calibration)."""
+    def _column(
+        self, bus_id: str, direction: Direction
+    ) -> tuple[np.ndarray, FloatArray, FloatArray]:
+        """The monitored buses an injection at ``bus_id`` moves, their dV/dP (pu per kW) and
+        the regulated buses' drift, divided by the injection bus's worst-case voltage: the
+        current of P kW at V pu is P/V, which LinDistFlow's flat-voltage assumption leaves
+        out (the AC calibration)."""
         self.prepare((bus_id,))
         base = self._cases[direction].base
         i = self.topology.index(bus_id)
         v = base.v_max_pu[i] if direction == "export" else base.v_min_pu[i]
         idx, dv = self._columns[bus_id]
-        out: FloatArray = dv / v
-        return idx, out
+        return idx, dv / v, self._drift_dv[bus_id] / v
 
     def _drop(self, bus_id: str) -> FloatArray:
         """Relative voltage drop per kW imported at ``bus_id``, at each path edge's fed bus."""
@@ -246,13 +247,6 @@ class HostingEngine:
             self._path_dv[bus_id] / self._cases["import"].base.v_min_pu[self.topology.index(bus_id)]
         )
         return out
-
-    def _path(self, i: int) -> np.ndarray:
-        out = []
-        while self.topology.parent[i] >= 0:
-            out.append(i)
-            i = int(self.topology.parent[i])
-        return np.array(out[::-1], dtype=np.int64)
 
     # ------------------------------------------------------------------ screening
     def screen(
@@ -267,15 +261,24 @@ class HostingEngine:
                 0.0, 0.0, 0.0, "", 0.0, 0.0, 0.0,
             )  # fmt: skip
         c = self._cases[direction]
-        (idx, col), path = self._column(bus_id, direction), self._paths[bus_id]
+        (idx, col, u), path = self._column(bus_id, direction), self._paths[bus_id]
         sign = 1.0 if direction == "export" else -1.0
-
-        if len(idx):
-            ratio = sign * (c.v_bound_pu[idx] - c.v_pu[idx]) / col  # kW to each bus's limit
-            k_v = int(np.argmin(ratio))
-            m, dv_m, v_cap = int(idx[k_v]), float(col[k_v]), max(float(ratio[k_v]), 0.0)
-        else:  # nothing it moves (a regulated bus, the source): no voltage limit
-            m, dv_m, v_cap = self._mon_pos[bus_id], 0.0, math.inf
+        m, v_cap = voltage_capacity(
+            self._zones,
+            head=lambda at: sign * (c.v_bound_pu[at] - c.v_pu[at]),
+            drift_pu=c.drift_pu,
+            room_pu=c.room_pu,
+            idx=idx,
+            col=col,
+            u=u,
+        )
+        m = self._mon_pos[bus_id] if m < 0 else m
+        r_m = int(self._zones.zone_reg[m])
+        at = int(np.searchsorted(idx, m))
+        dv_m = float(col[at]) if at < len(idx) and idx[at] == m else 0.0
+        shift = min(float(c.drift_pu[r_m]), float(c.room_pu[r_m]))
+        v_before = float(c.v_pu[m]) + sign * shift
+        rise = dv_m * requested_kw + min(float(u[r_m]) * requested_kw, c.room_pu[r_m] - shift)
 
         p, q = c.p_away_kw[path], c.base.q_away_kvar[path]
         s_lim = c.s_limit_kva[path]
@@ -296,7 +299,7 @@ class HostingEngine:
         after_all = np.hypot(p - sign * requested_kw, q) / np.maximum(s_lim, _EPS) * 100.0
         k = int(np.argmax(after_all)) if len(path) else -1
         limit_v = float(self._v_max[m] if direction == "export" else self._v_min[m])
-        v_after = float(c.v_pu[m] + sign * dv_m * requested_kw)
+        v_after = v_before + sign * rise
         if math.isinf(v_cap) and math.isinf(t_cap):
             binding = Constraint("none", "", "", 0.0)
             binding_after = v_after
@@ -317,7 +320,7 @@ class HostingEngine:
             thermal_capacity_kw=t_cap,
             binding=binding,
             v_bus_id=self.monitored[m],
-            v_before_pu=float(c.v_pu[m]),
+            v_before_pu=v_before,
             v_after_pu=v_after,
             v_limit_pu=limit_v,
             loading_branch_id=str(self.topology.parent_branch[int(path[k])]) if k >= 0 else "",
@@ -339,9 +342,10 @@ class HostingEngine:
             c.granted_kw[bus_id] = left
         if not self.topology.energised[i]:
             return
-        idx, col = self._column(bus_id, direction)
+        idx, col, u = self._column(bus_id, direction)
         sign = 1.0 if direction == "export" else -1.0
         c.v_pu[idx] += (sign * kw) * col
+        c.drift_pu += kw * u
         path = self._paths[bus_id]
         c.p_away_kw[path] -= sign * kw
         if direction == "import":  # the voltage drop lowers the current limits on the path
@@ -380,4 +384,7 @@ class HostingEngine:
         k = self._mon_pos.get(bus_id)
         if k is None:
             raise UnknownElementError("energised bus", bus_id)
-        return float(self._cases[direction].v_pu[k])
+        c = self._cases[direction]
+        r = int(self._zones.zone_reg[k])
+        shift = min(float(c.drift_pu[r]), float(c.room_pu[r]))
+        return float(c.v_pu[k]) + (shift if direction == "export" else -shift)

@@ -1,5 +1,6 @@
-"""The hosting worst cases of a network, solved with an AC power flow, and the plain result
-types of the screen (``Constraint``, ``AcCheck``; ``openderms.grid.hosting`` re-exports them).
+"""The hosting worst cases of a network, solved with an AC power flow; the linear state the
+screen moves from there (``LinearCase``) and its plain result types (``Constraint``,
+``AcCheck``; ``openderms.grid.hosting`` re-exports them).
 
 Two base cases, both with the network's own DER removed (the DER registry is the source of
 truth for DER) and replaced by one "slot" per bus carrying what the registry already granted:
@@ -24,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -102,6 +103,23 @@ class AcCheck:
     v_under_min_pu: float
     loading_max_pct: float
     loading_max_branch: str
+
+
+@dataclass(slots=True)
+class LinearCase:
+    """Mutable linear state of one worst case (voltages of monitored buses, edge flows)."""
+
+    loads: CaseLoads
+    base: CaseState
+    v_pu: FloatArray  # per monitored bus: max phase (export case) / min phase (import case)
+    v_bound_pu: FloatArray  # the effective limit per monitored bus
+    p_away_kw: FloatArray  # per fed bus
+    s_limit_kva: FloatArray  # per fed bus, never below the base case's flow
+    s_limit0_kva: FloatArray  # the same in the base case (imports lower it: ``grant``)
+    granted_kw: dict[str, float] = field(default_factory=dict)
+    # per regulated bus (+ a last 0 for "none"): drift towards the limit and room in its band
+    drift_pu: FloatArray = field(default_factory=lambda: np.zeros(1))
+    room_pu: FloatArray = field(default_factory=lambda: np.zeros(1))
 
 
 def case_loads(
@@ -318,34 +336,6 @@ def edge_ratings_kva(net: Network, topo: Topology) -> FloatArray:
     return out
 
 
-def regulated_zone(
-    net: Network, topo: Topology, mon_pos: Mapping[str, int], enabled: bool
-) -> np.ndarray:
-    """Per monitored bus, the monitored position of the nearest regulated bus on its path
-    from the source (itself included), or ``len(mon_pos)`` when none (or ``enabled`` off).
-
-    The regulated bus of a regulator is the bus of its transformer's controlled winding."""
-    n_mon = len(mon_pos)
-    zone = np.full(n_mon, n_mon, dtype=np.int64)
-    if not enabled:
-        return zone
-    windings = {t.id: t.windings for t in net.transformers}
-    held = {
-        topo.bus_index[ws[r.winding - 1].bus]
-        for r in net.regulators
-        if (ws := windings.get(r.transformer)) is not None and 0 < r.winding <= len(ws)
-    }
-    anchor = np.full(len(topo.bus_ids), -1, dtype=np.int64)
-    for v in topo.preorder.tolist():
-        p = int(topo.parent[v])
-        anchor[v] = v if v in held else (anchor[p] if p >= 0 else -1)
-    for bus, k in mon_pos.items():
-        a = int(anchor[topo.bus_index[bus]])
-        if a >= 0 and topo.bus_ids[a] in mon_pos:
-            zone[k] = mon_pos[topo.bus_ids[a]]
-    return zone
-
-
 def branch_kinds(net: Network) -> dict[str, str]:
     """Kind name ("line", "switch", "transformer", "reactor") of every branch id."""
     out = {ln.id: "line" for ln in net.lines}
@@ -353,3 +343,12 @@ def branch_kinds(net: Network) -> dict[str, str]:
     out.update({tr.id: "transformer" for tr in net.transformers})
     out.update({rx.id: "reactor" for rx in net.reactors})
     return out
+
+
+def path_edges(topo: Topology, bus: int) -> NDArray[np.int64]:
+    """The tree edges from the source down to ``bus``, each named by the bus it feeds."""
+    out = []
+    while topo.parent[bus] >= 0:
+        out.append(bus)
+        bus = int(topo.parent[bus])
+    return np.array(out[::-1], dtype=np.int64)
