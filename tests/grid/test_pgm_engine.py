@@ -560,3 +560,35 @@ def test_energy_balance_holds(
     assert res.substation_p_kw == pytest.approx(
         load_p.sum() - sum(der) + res.losses_kw, rel=1e-7, abs=1e-4
     )
+
+
+def test_a_load_sitting_on_its_band_edge_settles() -> None:
+    """A load whose bus voltage is right at its v_max_pu must not flip between its two laws
+    forever: sweep the DER output finely across the point where the bus crosses 1.05 pu."""
+    import dataclasses
+
+    from openderms.grid.model import Load
+    from tests.grid.builders import two_feeders
+
+    base = two_feeders()
+    base = dataclasses.replace(
+        base,
+        sources=(dataclasses.replace(base.sources[0], v_pu=1.03),),
+        loads=(*base.loads, Load("edge", "lv1", (1, 2, 3), "wye", 20.0, 5.0, 0.48)),
+    )
+
+    def v_lv1(p_kw: float) -> tuple[float, PgmModel]:
+        ders = tuple(dataclasses.replace(d, p_kw=p_kw) if d.id == "pv1" else d for d in base.ders)
+        model = PgmModel.from_network(dataclasses.replace(base, ders=ders))
+        res = model.solve()
+        v = max(v for b, v in zip(res.node_bus, res.v_pu, strict=True) if b == "lv1")
+        return v, model
+
+    lo, hi = 0.0, 600.0
+    assert v_lv1(lo)[0] < 1.05 < v_lv1(hi)[0]
+    for _ in range(40):  # bisect to the crossing
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if v_lv1(mid)[0] < 1.05 else (lo, mid)
+    for p_kw in lo + np.linspace(-1e-6, 1e-6, 41):
+        v, _ = v_lv1(float(p_kw))
+        assert abs(v - 1.05) < 2e-3

@@ -17,7 +17,14 @@ from power_grid_model import ComponentType, DatasetType, initialize_array
 
 from openderms.errors import NotConvergedError
 from openderms.grid.engines.pgm_convert import PgmConversion
-from openderms.grid.engines.pgm_loads import NORMAL, LoadRows, missing, regions, specified
+from openderms.grid.engines.pgm_loads import (
+    NORMAL,
+    LoadRows,
+    missing,
+    near_band_edge,
+    regions,
+    specified,
+)
 from openderms.grid.engines.pgm_regulators import core_update, tap_change
 from openderms.grid.engines.pgm_types import FloatArray, IntArray, PgmOutput
 
@@ -27,6 +34,11 @@ from openderms.grid.engines.pgm_types import FloatArray, IntArray, PgmOutput
 TapMode = Literal["independent", "chronological", "fixed"]
 #: control iterations (regulator taps, load voltage regions) before giving up
 MAX_CONTROL_ITERATIONS = 30
+#: control iterations after which a load on the edge of its voltage band keeps its law
+SETTLE_BEFORE_HOLD = 3
+#: how close to a band edge (pu of the load's voltage) counts as on the edge; the laws meet
+#: there, so holding the present law changes the load's power by less than ~2x this share
+BAND_EDGE_HOLD_PU = 2e-3
 
 #: PGM on the given scenarios (absolute indices) -> output with those scenarios, seconds
 Calculate = Callable[["SolveState", IntArray], tuple[PgmOutput, float]]
@@ -102,7 +114,7 @@ class Controls:
         reg, table = conv.regulators, conv.loads
         active = scen
         elapsed = 0.0
-        for _ in range(MAX_CONTROL_ITERATIONS):
+        for iteration in range(MAX_CONTROL_ITERATIONS):
             out, seconds = self.calculate(state, active)
             elapsed += seconds
             full = merge(full, out, active, len(state.taps))
@@ -114,7 +126,13 @@ class Controls:
             if table.adaptive.any():
                 u = np.asarray(out[ComponentType.node]["u_pu"], dtype=np.float64)
                 u = u.mean(axis=2) if u.ndim == 3 else u
-                new = regions(table, u.reshape(len(active), -1)[:, conv.load_node_row])
+                v_bus = u.reshape(len(active), -1)[:, conv.load_node_row]
+                new = regions(table, v_bus)
+                if iteration >= SETTLE_BEFORE_HOLD:
+                    # the laws meet at the band edges, so a load sitting on an edge may keep
+                    # its present law: flipping it back and forth would never settle
+                    hold = near_band_edge(table, v_bus, BAND_EDGE_HOLD_PU)
+                    new = np.where(hold, state.region[active], new)
                 changed |= (new != state.region[active]).any(axis=1)
                 state.region[active] = new
                 lacking = missing(table, self.rows(), new)

@@ -146,6 +146,12 @@ def regions(table: LoadTable, v_bus_pu: FloatArray) -> IntArray:
     return out
 
 
+def near_band_edge(table: LoadTable, v_bus_pu: FloatArray, tol_pu: float) -> NDArray[np.bool_]:
+    """Loads ``[S, n]`` whose voltage is within ``tol_pu`` of their v_min_pu or v_max_pu."""
+    v = v_bus_pu * table.v_ratio
+    return (np.abs(v - table.v_max_pu) < tol_pu) | (np.abs(v - table.v_min_pu) < tol_pu)
+
+
 @dataclass(frozen=True, slots=True)
 class LoadRows:
     """Which (load, part) pairs are PGM rows: ``present[n, 3]``, in row order load by load."""
