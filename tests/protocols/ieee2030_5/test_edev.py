@@ -102,3 +102,14 @@ def test_basic_a_wrong_sfdi_is_refused_without_change(running: Running, snapshot
         r = c.post("/edev", content=_end_device_xml(123456789012), headers=SEP)
     assert r.status_code == 400
     assert snapshot() == before
+
+
+def test_basic_ensuring_again_keeps_the_pin(running: Running) -> None:
+    """Re-mapping an EndDevice (for example to an aggregator) keeps its registration."""
+    device = provision.end_device(running, "device1")
+    agg = running.pki.identities["aggA"]
+    again = running.services.end_devices.ensure(running.pki.identities["device1"], agg.lfdi)
+    assert again.id == device.id
+    assert again.pin == provision.PIN
+    assert again.registered_at == device.registered_at
+    assert again.aggregator_lfdi == agg.lfdi

@@ -100,3 +100,12 @@ def test_err_unknown_resources_and_methods(running: Running, snapshot: Snapshot)
         assert c.get("/edev", params={"l": "-1"}).status_code == 400
         assert c.get("/edev", params={"s": "x"}).status_code == 400
     assert snapshot() == before
+
+
+def test_err_an_oversized_body_is_refused(running: Running, snapshot: Snapshot) -> None:
+    provision.end_device(running, "device1")
+    before = snapshot()
+    body = b"<EndDevice xmlns='urn:ieee:std:2030.5:ns'>" + b" " * 100_000 + b"</EndDevice>"
+    with running.client("device1") as c:
+        assert c.post("/edev", content=body, headers=SEP).status_code == 400
+    assert snapshot() == before

@@ -77,9 +77,13 @@ async def read_xml(request: Request, model: type[M]) -> M:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in ACCEPTED_BODY_TYPES:
         raise ValidationError([_body_issue("content-type", kind, MEDIA_TYPE)])
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise ValidationError([_body_issue("length", len(body), f"<= {MAX_BODY_BYTES} bytes")])
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ValidationError([_body_issue("length", size, f"<= {MAX_BODY_BYTES} bytes")])
+        chunks.append(chunk)
+    body = b"".join(chunks)
     if b"<!DOCTYPE" in body or b"<!ENTITY" in body:  # no DTDs: 2030.5 has none
         raise ValidationError([_body_issue("body", "DOCTYPE", "a document without a DTD")])
     try:

@@ -209,8 +209,7 @@ class DerProgramManager:
 
     def _load_visible(self, key: tuple[str, bool]) -> tuple[DerProgram, ...]:
         lfdi, aggregator = key
-        ids = self._end_device_repo.visible_ids(lfdi, aggregator)
-        return tuple(self._repo.visible_to_end_devices(ids)) if ids else ()
+        return tuple(self._repo.visible_to(lfdi, aggregator))
 
 
 def _issue(field: str, value: object, expected: str) -> ValidationIssue:

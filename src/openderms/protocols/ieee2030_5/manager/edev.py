@@ -118,7 +118,8 @@ class EndDeviceManager:
         device_category: str | None = None,
     ) -> EndDevice:
         """Internal API: the EndDevice of ``identity`` (created when missing), mapped to
-        ``aggregator_lfdi`` (None: the device speaks for itself), with its registration PIN."""
+        ``aggregator_lfdi`` (None: the device speaks for itself). ``pin`` (the registration
+        PIN), ``der_id`` (the registry's DER) and ``device_category`` change only when given."""
         existing = self._repo.by_lfdi(identity.lfdi)
         if existing is None:
             return self._create(
@@ -130,14 +131,14 @@ class EndDeviceManager:
                 der_id=der_id,
             )
         now = self._clock()
-        changed = self._repo.update(
-            existing.id,
-            aggregator_lfdi=aggregator_lfdi,
-            pin=pin,
-            registered_at=now if pin is not None else None,
-            der_id=der_id,
-            changed_time=now,
-        )
+        values: dict[str, object] = {"aggregator_lfdi": aggregator_lfdi, "changed_time": now}
+        if pin is not None and pin != existing.pin:
+            values.update(pin=pin, registered_at=now)
+        if der_id is not None:
+            values["der_id"] = der_id
+        if device_category is not None:
+            values["device_category"] = device_category
+        changed = self._repo.update(existing.id, **values)
         self._access_changed()
         return changed or existing
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, Row, Table, insert, select, update
+from sqlalchemy import Engine, Row, Table, insert, or_, select, update
 
 from openderms.protocols.ieee2030_5.domain import DerControl, DerCurveRecord, DerProgram
 from openderms.protocols.ieee2030_5.schema.derp import DefaultDERControl, DERControlBase, DERCurve
@@ -16,6 +16,7 @@ from openderms.store.tables_2030_5 import (
     SepDerCurveRow,
     SepDerProgramRow,
     SepEndDeviceFsaRow,
+    SepEndDeviceRow,
 )
 
 _P = cast(Table, SepDerProgramRow.__table__)
@@ -93,10 +94,19 @@ class DerProgramRepository:
             ).all()
         return [_program(r) for r in rows]
 
-    def visible_to_end_devices(self, end_device_ids: Sequence[int]) -> list[DerProgram]:
-        """Programs in any FSA handed to one of the EndDevices, by primacy then id."""
-        fsas = select(SepEndDeviceFsaRow.fsa_id).where(
-            SepEndDeviceFsaRow.end_device_id.in_(end_device_ids)
+    def visible_to(self, lfdi: str, aggregator: bool) -> list[DerProgram]:
+        """Programs in any FSA handed to an EndDevice ``lfdi`` may see (its own; for an
+        aggregator also those mapped to it), by primacy then id."""
+        ed = cast(Table, SepEndDeviceRow.__table__)
+        mine = (
+            or_(ed.c.lfdi == lfdi, ed.c.aggregator_lfdi == lfdi)
+            if aggregator
+            else (ed.c.lfdi == lfdi)
+        )
+        fsas = (
+            select(SepEndDeviceFsaRow.fsa_id)
+            .join(ed, ed.c.id == SepEndDeviceFsaRow.end_device_id)
+            .where(mine)
         )
         with self._engine.begin() as conn:
             rows = conn.execute(

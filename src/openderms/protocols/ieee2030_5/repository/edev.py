@@ -122,13 +122,3 @@ class EndDeviceRepository:
             conn.execute(update(_ED).where(_ED.c.id == end_device_id).values(values))
             row = conn.execute(select(_ED).where(_ED.c.id == end_device_id)).first()
         return _end_device(row) if row is not None else None
-
-    def visible_ids(self, lfdi: str, aggregator: bool) -> list[int]:
-        """Ids of the EndDevices ``lfdi`` may see."""
-        where = (
-            or_(_ED.c.lfdi == lfdi, _ED.c.aggregator_lfdi == lfdi)
-            if aggregator
-            else (_ED.c.lfdi == lfdi)
-        )
-        with self._engine.begin() as conn:
-            return list(conn.scalars(select(_ED.c.id).where(where).order_by(_ED.c.id)))
