@@ -21,7 +21,12 @@ from starlette.routing import BaseRoute, Route
 
 from openderms.errors import OpenDermsError
 from openderms.protocols.ieee2030_5.api import dcap, der, derp, edev, fsa
-from openderms.protocols.ieee2030_5.api.common import not_served, on_domain_error, on_http_error
+from openderms.protocols.ieee2030_5.api.common import (
+    RenderedCache,
+    not_served,
+    on_domain_error,
+    on_http_error,
+)
 from openderms.protocols.ieee2030_5.services import Ieee2030_5Services
 from openderms.protocols.ieee2030_5.serving.proxy import ForwardedClientCertMiddleware
 
@@ -78,4 +83,5 @@ def create_2030_5_app(
         exception_handlers={OpenDermsError: on_domain_error, HTTPException: on_http_error},
     )
     app.state.ieee2030_5 = services
+    app.state.ieee2030_5_rendered = RenderedCache()
     return app

@@ -3,7 +3,7 @@ mapped once to status codes with a 2030.5 ``Error`` body."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 from pydantic import ValidationError as PydanticValidationError
@@ -23,6 +23,7 @@ from openderms.errors import (
     ValidationIssue,
 )
 from openderms.protocols.ieee2030_5.domain import Client
+from openderms.protocols.ieee2030_5.manager.cache import CacheMiss
 from openderms.protocols.ieee2030_5.manager.paging import parse_page
 from openderms.protocols.ieee2030_5.schema.base import MEDIA_TYPE
 from openderms.protocols.ieee2030_5.schema.error import (
@@ -53,12 +54,49 @@ async def client(request: Request) -> Client:
     identity = request.scope.get(CLIENT_SCOPE_KEY)
     if not isinstance(identity, ClientIdentity):
         raise PermissionDeniedError("no client certificate on this connection")
-    return await run_in_threadpool(services(request).end_devices.client, identity)
+    return await call_cached(services(request).end_devices.client, identity)
 
 
 async def call(fn: Callable[..., T], *args: object) -> T:
     """Run a (blocking) manager call off the event loop."""
     return await run_in_threadpool(fn, *args)
+
+
+async def call_cached(fn: Callable[..., T], *args: object) -> T:
+    """Answer from the managers' read caches on the event loop; only when something is not
+    cached, run the call (which then reads the database) in a worker thread."""
+    try:
+        return fn(*args, cached_only=True)
+    except CacheMiss:
+        return await run_in_threadpool(fn, *args)
+
+
+class RenderedCache:
+    """Response bodies already rendered, keyed by what they were rendered from (the same key
+    always renders the same bytes). Bounded: emptied when full."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._bodies: dict[Hashable, bytes] = {}
+
+    def get(self, key: Hashable, render: Callable[[], BaseXmlModel]) -> bytes:
+        body = self._bodies.get(key)
+        if body is None:
+            rendered = render().to_xml(skip_empty=True, exclude_none=True)
+            assert isinstance(rendered, bytes)
+            if len(self._bodies) >= self._size:
+                self._bodies.clear()
+            self._bodies[key] = body = rendered
+        return body
+
+
+def rendered(request: Request) -> RenderedCache:
+    found: RenderedCache = request.app.state.ieee2030_5_rendered
+    return found
+
+
+def xml_body(body: bytes, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type=MEDIA_TYPE)
 
 
 def xml(model: BaseXmlModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:

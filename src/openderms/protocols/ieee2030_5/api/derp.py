@@ -3,11 +3,22 @@ controls (``actderc``), default control (``dderc``) and curves (``dc``)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from openderms.protocols.ieee2030_5.api.common import call, client, services, xml
+from openderms.protocols.ieee2030_5.api.common import (
+    call,
+    call_cached,
+    client,
+    rendered,
+    services,
+    xml,
+    xml_body,
+)
+from openderms.protocols.ieee2030_5.domain import DerControl
 from openderms.protocols.ieee2030_5.manager.paging import paged, parse_page
 from openderms.protocols.ieee2030_5.mapper import derp as mapper
 from openderms.protocols.ieee2030_5.mapper import links
@@ -16,35 +27,44 @@ from openderms.protocols.ieee2030_5.mapper import links
 async def program_list(request: Request) -> Response:
     who = await client(request)
     s = services(request)
-    programs = await call(s.programs.programs, who)
+    programs = await call_cached(s.programs.programs, who)
     items, total = paged(programs, parse_page(request.query_params))
     return xml(mapper.program_list(links.DERP, items, total, s.server.poll_rate_s))
 
 
 async def program(request: Request) -> Response:
     who = await client(request)
-    found = await call(services(request).programs.program, who, request.path_params["derp"])
+    found = await call_cached(services(request).programs.program, who, request.path_params["derp"])
     return xml(mapper.program(found))
 
 
 async def control_list(request: Request) -> Response:
+    """The program's DERControlList: a poll, answered from memory (the controls are cached
+    per program and the rendered page per controls-and-statuses)."""
     who = await client(request)
     s = services(request)
     program_id = request.path_params["derp"]
-    page = parse_page(request.query_params)
-    controls = await call(s.programs.controls, who, program_id)
-    items, total = paged(controls, page)
-    return xml(mapper.control_list(links.controls(program_id), items, total, s.programs.now()))
+    controls = await call_cached(s.programs.controls, who, program_id)
+    return _control_page(request, links.controls(program_id), controls, s.programs.now())
 
 
 async def active_control_list(request: Request) -> Response:
     who = await client(request)
     s = services(request)
     program_id = request.path_params["derp"]
-    controls = await call(s.programs.active_controls, who, program_id)
-    items, total = paged(controls, parse_page(request.query_params))
-    href = links.active_controls(program_id)
-    return xml(mapper.control_list(href, items, total, s.programs.now()))
+    controls = await call_cached(s.programs.active_controls, who, program_id)
+    return _control_page(request, links.active_controls(program_id), controls, s.programs.now())
+
+
+def _control_page(
+    request: Request, href: str, controls: list[DerControl], now: datetime
+) -> Response:
+    page = parse_page(request.query_params)
+    items, total = paged(controls, page)
+    # controls never change but for their status: ids and statuses identify the page
+    key = (href, page.start, page.limit, total, tuple((c.id, c.current_status(now)) for c in items))
+    body = rendered(request).get(key, lambda: mapper.control_list(href, items, total, now))
+    return xml_body(body)
 
 
 async def control(request: Request) -> Response:

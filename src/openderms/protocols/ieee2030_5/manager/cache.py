@@ -17,6 +17,16 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
+class CacheMiss(Exception):  # noqa: N818 (a signal, not an error)
+    """Raised by ``only_cached`` loaders: the answer needs the database."""
+
+
+def only_cached(key: object) -> object:
+    """A loader that never loads: lets a caller try the cache alone (on the event loop) and
+    go to a worker thread for the database only on a miss."""
+    raise CacheMiss
+
+
 class ReadCache(Generic[K, V]):
     """A dict filled on demand by ``load`` and emptied by ``invalidate``."""
 

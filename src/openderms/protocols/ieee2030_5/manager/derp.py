@@ -18,7 +18,7 @@ from datetime import datetime
 
 from openderms.errors import NotFoundError, ValidationError, ValidationIssue
 from openderms.protocols.ieee2030_5.domain import Client, DerControl, DerCurveRecord, DerProgram
-from openderms.protocols.ieee2030_5.manager.cache import ReadCache
+from openderms.protocols.ieee2030_5.manager.cache import ReadCache, only_cached
 from openderms.protocols.ieee2030_5.manager.edev import EndDeviceManager
 from openderms.protocols.ieee2030_5.manager.fsa import FsaManager, new_mrid
 from openderms.protocols.ieee2030_5.repository.derp import DerProgramRepository
@@ -60,12 +60,15 @@ class DerProgramManager:
 
     # -- reads (served from memory) -------------------------------------------------------
 
-    def programs(self, client: Client) -> tuple[DerProgram, ...]:
-        """Every program in an FSA of an EndDevice the client may see (primacy order)."""
-        return self._visible.get((client.lfdi, client.kind == "aggregator"), self._load_visible)
+    def programs(self, client: Client, *, cached_only: bool = False) -> tuple[DerProgram, ...]:
+        """Every program in an FSA of an EndDevice the client may see (primacy order).
+        ``cached_only`` (here and below): raise ``CacheMiss`` rather than read the database."""
+        load = only_cached if cached_only else self._load_visible
+        key = (client.lfdi, client.kind == "aggregator")
+        return self._visible.get(key, load)  # type: ignore[arg-type]
 
-    def program(self, client: Client, program_id: int) -> DerProgram:
-        for program in self.programs(client):
+    def program(self, client: Client, program_id: int, *, cached_only: bool = False) -> DerProgram:
+        for program in self.programs(client, cached_only=cached_only):
             if program.id == program_id:
                 return program
         raise NotFoundError("DERProgram", str(program_id))
@@ -74,15 +77,21 @@ class DerProgramManager:
         self._fsas.get(client, end_device_id, fsa_id)
         return [p for p in self.programs(client) if p.fsa_id == fsa_id]
 
-    def controls(self, client: Client, program_id: int) -> list[DerControl]:
+    def controls(
+        self, client: Client, program_id: int, *, cached_only: bool = False
+    ) -> list[DerControl]:
         """The program's controls that have not ended."""
-        self.program(client, program_id)
+        self.program(client, program_id, cached_only=cached_only)
+        load = only_cached if cached_only else self._load_controls
         now = self._clock()
-        return [c for c in self._controls.get(program_id, self._load_controls) if c.end() > now]
+        return [c for c in self._controls.get(program_id, load) if c.end() > now]  # type: ignore[arg-type]
 
-    def active_controls(self, client: Client, program_id: int) -> list[DerControl]:
+    def active_controls(
+        self, client: Client, program_id: int, *, cached_only: bool = False
+    ) -> list[DerControl]:
         now = self._clock()
-        return [c for c in self.controls(client, program_id) if c.current_status(now) == ACTIVE]
+        controls = self.controls(client, program_id, cached_only=cached_only)
+        return [c for c in controls if c.current_status(now) == ACTIVE]
 
     def control(self, client: Client, program_id: int, control_id: int) -> DerControl:
         self.program(client, program_id)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from openderms.errors import NotFoundError, PermissionDeniedError, ValidationError, ValidationIssue
 from openderms.protocols.ieee2030_5.domain import Client, EndDevice, Page
-from openderms.protocols.ieee2030_5.manager.cache import ReadCache
+from openderms.protocols.ieee2030_5.manager.cache import ReadCache, only_cached
 from openderms.protocols.ieee2030_5.repository.der import DerRepository
 from openderms.protocols.ieee2030_5.repository.edev import EndDeviceRepository
 from openderms.protocols.ieee2030_5.schema.edev import EndDevice as EndDeviceXml
@@ -42,10 +42,14 @@ class EndDeviceManager:
 
     # -- who is asking --------------------------------------------------------------------
 
-    def client(self, identity: ClientIdentity) -> Client:
-        """The client of a certificate: a registered aggregator, else a device."""
-        kind = self._kinds.get(identity.lfdi, lambda lfdi: self._repo.client_kind(lfdi) or "device")
-        return Client(identity=identity, kind=kind)
+    def client(self, identity: ClientIdentity, *, cached_only: bool = False) -> Client:
+        """The client of a certificate: a registered aggregator, else a device
+        (``cached_only``: raise ``CacheMiss`` rather than read the database)."""
+        load = only_cached if cached_only else self._load_kind
+        return Client(identity=identity, kind=self._kinds.get(identity.lfdi, load))  # type: ignore[arg-type]
+
+    def _load_kind(self, lfdi: str) -> ClientKind:
+        return self._repo.client_kind(lfdi) or "device"
 
     def put_client(self, identity: ClientIdentity, kind: ClientKind, name: str = "") -> None:
         """Internal API: declare a certificate a device or an aggregator."""
