@@ -67,18 +67,18 @@ def explain(
         start, end = lg.col_range(int(op.branch_bus[br]))
         p0, q0 = op.p_down_kw[br], op.q_down_kvar[br]
         s0 = max(float(np.hypot(p0, q0)), 1e-9)
-        kva_per_kw = abs(float(p0)) / s0
-        pct_per_kw = float(op.loading_pct[br]) / s0 * kva_per_kw
+        per_unit = np.where(only_q, abs(float(q0)), abs(float(p0))) / s0  # kVA per kW or kvar
         bid = op.result.branch_ids[int(op.branch_index[br])]
         inside = (cols >= start) & (cols < end)
-        for j in np.flatnonzero(inside & (d * kva_per_kw > best)).tolist():
+        for j in np.flatnonzero(inside & (d * per_unit > best)).tolist():
+            name, unit = ("dLoading/dQ", "pct/kvar") if only_q[j] else ("dLoading/dP", "pct/kW")
             out[int(moved[j])] = Reason(
                 "thermal",
                 bid,
                 f"AC {op.loading_pct[br]:.1f} % of rating",
-                f"dLoading/dP {pct_per_kw:.3g} pct/kW {_MODEL}",
+                f"{name} {float(op.loading_pct[br]) / s0 * per_unit[j]:.3g} {unit} {_MODEL}",
             )
-            best[j] = d * kva_per_kw
+            best[j] = d * per_unit[j]
 
     if abs(lp.sub_dual) > _TOL:
         kind_sub: ViolationKind = "net_load_import" if lp.sub_dual < 0 else "reverse_flow"

@@ -72,7 +72,14 @@ def dispatch_heuristic(
         bus_ids, op.voltages, base.branch_ids, base.loading_pct, base.substation_p_kw,
         limits=limits, when=when,
     )  # fmt: skip
-    res = Resources.build(fleet, lg.der_col, lg.n_cols, opt.costs, per_der=opt.aggregate == "der")
+    res = Resources.build(
+        fleet,
+        lg.der_col,
+        lg.n_cols,
+        opt.costs,
+        per_der=opt.aggregate == "der",
+        reactive=opt.use_reactive,
+    )
     greedy = _Greedy(lg, op, res, limits, when=when, opt=opt)
     t_setup = time.perf_counter()
     steps = greedy.run() if before or np.any(res.p_offset_kw) or np.any(res.q_offset_kvar) else 0
@@ -93,7 +100,7 @@ def dispatch_heuristic(
         start=start,
         expiry=expiry,
     )
-    curtailed, raised, q_used = totals(fleet, p_kw, q_kvar)
+    curtailed, shifted, q_used = totals(fleet, p_kw, q_kvar)
     t_end = time.perf_counter()
     return ControlPlan(
         controls=controls,
@@ -107,7 +114,7 @@ def dispatch_heuristic(
         der_p_kw=p_kw,
         der_q_kvar=q_kvar,
         curtailed_kw=curtailed,
-        raised_kw=raised,
+        shifted_kw=shifted,
         q_used_kvar=q_used,
     )
 

@@ -94,7 +94,14 @@ def dispatch_opf(
         base = ac(fleet.p_present_kw, fleet.q_present_kvar)
         phase["ac_base"] = time.perf_counter() - t0
     t = time.perf_counter()
-    res = Resources.build(fleet, lg.der_col, lg.n_cols, opt.costs, per_der=opt.aggregate == "der")
+    res = Resources.build(
+        fleet,
+        lg.der_col,
+        lg.n_cols,
+        opt.costs,
+        per_der=opt.aggregate == "der",
+        reactive=opt.use_reactive,
+    )
     imp, rev = limits.at(when) if limits else (None, None)
     op = OperatingPoint.from_result(lg, net, base)
     before = _violations(lg, op, limits, when)
@@ -155,7 +162,7 @@ def dispatch_opf(
     notes = tuple(f"outside DER control: {v} (no dispatchable DER behind it)" for v in outside)
     if lp.elastic:
         notes += (f"not enough flexibility: the LP needed slack {lp.slack:.4g} to finish",)
-    curtailed, raised, q_used = totals(fleet, p_kw, q_kvar)
+    curtailed, shifted, q_used = totals(fleet, p_kw, q_kvar)
     phase["plan"] = time.perf_counter() - t
     return ControlPlan(
         controls=controls,
@@ -169,7 +176,7 @@ def dispatch_opf(
         der_p_kw=p_kw,
         der_q_kvar=q_kvar,
         curtailed_kw=curtailed,
-        raised_kw=raised,
+        shifted_kw=shifted,
         q_used_kvar=q_used,
         objective=lp.objective,
         notes=notes,
@@ -182,7 +189,7 @@ def _no_plan(fleet: Fleet, t0: float, phase: dict[str, float]) -> ControlPlan:
         controls=(), method="opf", solve_s=time.perf_counter() - t0, phase_s=phase,
         iterations=0, violations_before=(), predicted_violations=(), ac_violations=(),
         der_p_kw=fleet.p_present_kw.copy(), der_q_kvar=fleet.q_present_kvar.copy(),
-        curtailed_kw=0.0, raised_kw=0.0, q_used_kvar=0.0,
+        curtailed_kw=0.0, shifted_kw=0.0, q_used_kvar=0.0,
     )  # fmt: skip
 
 

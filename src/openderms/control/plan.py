@@ -113,10 +113,12 @@ def build_controls(
 
 
 def totals(fleet: Fleet, p_kw: FloatArray, q_kvar: FloatArray) -> tuple[float, float, float]:
-    """``(curtailed_kw, raised_kw, q_used_kvar)`` of set points against the references."""
+    """``(curtailed_kw, shifted_kw, q_used_kvar)`` of set points against the references:
+    generation lost, storage / EV chargers moved (either way), vars changed."""
     d = p_kw - fleet.p_kw
+    storage = fleet.is_storage
     return (
-        float(np.sum(np.maximum(-d, 0.0))),
-        float(np.sum(np.maximum(d, 0.0))),
+        float(np.sum(np.maximum(-d[~storage], 0.0))),
+        float(np.sum(np.abs(d[storage]))),
         float(np.sum(np.abs(q_kvar - fleet.q_kvar))),
     )

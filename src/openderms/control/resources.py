@@ -63,9 +63,10 @@ class Resources:
         costs: CostWeights,
         *,
         per_der: bool = False,
+        reactive: bool = True,
     ) -> Resources:
         """Group the dispatchable DER of ``fleet`` (aligned with ``der_col``) into resources
-        (``per_der``: one resource per DER)."""
+        (``per_der``: one resource per DER; ``reactive=False``: no vars offered)."""
         ok = fleet.controllable & fleet.online & (der_col >= 0)
         storage = fleet.is_storage
         p_ref = fleet.p_kw
@@ -79,7 +80,7 @@ class Resources:
         q_at_min = np.sqrt(np.maximum(s**2 - fleet.p_min_kw**2, 0.0))
         chord = (up <= 0.0) & (dn > 1e-9) & (fleet.p_min_kw >= 0.0)
         slope = np.where(chord, (q_at_min - q0) / np.where(dn > 1e-9, dn, 1.0), 0.0)
-        q_ok = ok & (np.abs(p_ref) >= costs.q_min_p_share * s)
+        q_ok = ok & (np.abs(p_ref) >= costs.q_min_p_share * s) & reactive
         q_ok &= np.array([k != "ev_charger" for k in fleet.kind], dtype=bool)
         q0 = np.where(q_ok, q0, 0.0)
         slope = np.where(q_ok, np.maximum(slope, 0.0), 0.0)

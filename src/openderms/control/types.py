@@ -291,8 +291,8 @@ class ControlPlan:
     ac_violations: tuple[Violation, ...] | None
     der_p_kw: FloatArray
     der_q_kvar: FloatArray
-    curtailed_kw: float  # total reduction of export below the reference (all DER)
-    raised_kw: float  # total increase of export above the reference (storage discharging more)
+    curtailed_kw: float  # generation lost: export of PV/generators lowered below the reference
+    shifted_kw: float  # storage and EV chargers moved from their reference (either way)
     q_used_kvar: float  # total |q| change from the reference
     objective: float = 0.0
     notes: tuple[str, ...] = field(default=())
