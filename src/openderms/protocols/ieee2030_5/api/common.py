@@ -24,7 +24,6 @@ from openderms.errors import (
 )
 from openderms.protocols.ieee2030_5.domain import Client
 from openderms.protocols.ieee2030_5.manager.cache import CacheMiss
-from openderms.protocols.ieee2030_5.manager.paging import parse_page
 from openderms.protocols.ieee2030_5.schema.base import MEDIA_TYPE
 from openderms.protocols.ieee2030_5.schema.error import (
     INVALID_REQUEST_FORMAT,
@@ -103,11 +102,6 @@ def xml(model: BaseXmlModel, status: int = 200, headers: dict[str, str] | None =
     body = model.to_xml(skip_empty=True, exclude_none=True)
     assert isinstance(body, bytes)
     return Response(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
-
-
-def page_of(request: Request) -> tuple[int, int, int]:
-    page = parse_page(request.query_params)
-    return page.start, page.after, page.limit
 
 
 async def read_xml(request: Request, model: type[M]) -> M:

@@ -122,8 +122,8 @@ class DerProgramManager:
     # -- internal API ---------------------------------------------------------------------
 
     def ensure_program(self, fsa_id: int, description: str, primacy: int) -> DerProgram:
-        """The program named ``description`` (created in ``fsa_id`` when missing)."""
-        found = self._repo.by_description(description)
+        """The program of ``fsa_id`` named ``description`` (created when missing)."""
+        found = self._repo.by_description(fsa_id, description)
         if found is not None:
             return found
         program = self._repo.add(new_mrid(self._pen), fsa_id, description, primacy)

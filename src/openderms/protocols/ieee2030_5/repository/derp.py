@@ -81,9 +81,15 @@ class DerProgramRepository:
             row = conn.execute(select(_P).where(_P.c.id == program_id)).first()
         return _program(row) if row is not None else None
 
-    def by_description(self, description: str) -> DerProgram | None:
+    def by_description(self, fsa_id: int, description: str) -> DerProgram | None:
+        """The program of ``fsa_id`` described ``description`` (the first one, by id)."""
+        stmt = (
+            select(_P)
+            .where(_P.c.fsa_id == fsa_id, _P.c.description == description)
+            .order_by(_P.c.id)
+        )
         with self._engine.begin() as conn:
-            row = conn.execute(select(_P).where(_P.c.description == description)).first()
+            row = conn.execute(stmt).first()
         return _program(row) if row is not None else None
 
     def of_fsas(self, fsa_ids: Sequence[int]) -> list[DerProgram]:

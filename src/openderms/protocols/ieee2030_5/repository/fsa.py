@@ -74,13 +74,3 @@ class FsaRepository:
         )
         with self._engine.begin() as conn:
             return [_fsa(r) for r in conn.execute(stmt)]
-
-    def end_devices_of(self, fsa_ids: list[int]) -> set[int]:
-        with self._engine.begin() as conn:
-            return set(
-                conn.scalars(
-                    select(SepEndDeviceFsaRow.end_device_id).where(
-                        SepEndDeviceFsaRow.fsa_id.in_(fsa_ids)
-                    )
-                )
-            )
