@@ -30,7 +30,7 @@ from openderms.protocols.ieee2030_5.api.common import (
 from openderms.protocols.ieee2030_5.services import Ieee2030_5Services
 from openderms.protocols.ieee2030_5.serving.proxy import ForwardedClientCertMiddleware
 
-ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE"]
+ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE")
 #: function sets of 2030.5 this server does not serve yet: answered 501 (clause 5.2 / CSIP)
 NOT_SERVED = (
     "/mup",  # MirrorUsagePoint (metering mirror)
@@ -55,8 +55,8 @@ NOT_SERVED = (
 def _not_served_routes() -> list[Route]:
     out = []
     for path in NOT_SERVED:
-        out.append(Route(path, not_served, methods=ALL_METHODS))
-        out.append(Route(path + "/{rest:path}", not_served, methods=ALL_METHODS))
+        out.append(Route(path, not_served, methods=list(ALL_METHODS)))
+        out.append(Route(path + "/{rest:path}", not_served, methods=list(ALL_METHODS)))
     return out
 
 

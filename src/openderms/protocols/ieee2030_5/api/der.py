@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,14 +24,16 @@ from openderms.protocols.ieee2030_5.schema.der import (
 )
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-DOCUMENT_MODELS: dict[
+DOCUMENT_MODELS: Mapping[
     DerDocKind, type[DERCapability | DERSettings | DERStatus | DERAvailability]
-] = {
-    "capability": DERCapability,
-    "settings": DERSettings,
-    "status": DERStatus,
-    "availability": DERAvailability,
-}
+] = MappingProxyType(
+    {
+        "capability": DERCapability,
+        "settings": DERSettings,
+        "status": DERStatus,
+        "availability": DERAvailability,
+    }
+)
 
 
 async def der_list(request: Request) -> Response:

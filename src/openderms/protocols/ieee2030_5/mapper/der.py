@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 from openderms.protocols.ieee2030_5.domain import DerInfo
 from openderms.protocols.ieee2030_5.mapper import links
@@ -11,12 +12,9 @@ from openderms.protocols.ieee2030_5.schema.base import Link
 from openderms.protocols.ieee2030_5.schema.der import DER, DERList
 
 #: the last path segment of each document of a DER
-DOCUMENT_PATHS: dict[DerDocKind, str] = {
-    "capability": "dercap",
-    "settings": "derg",
-    "status": "ders",
-    "availability": "dera",
-}
+DOCUMENT_PATHS: Mapping[DerDocKind, str] = MappingProxyType(
+    {"capability": "dercap", "settings": "derg", "status": "ders", "availability": "dera"}
+)
 
 
 def document_href(end_device_id: int, der_index: int, kind: DerDocKind) -> str:
