@@ -30,14 +30,29 @@ class TlsFiles:
     client_ca: Path
 
 
+@dataclass(frozen=True, slots=True)
+class CsipContextFactory:
+    """uvicorn's ``ssl_context_factory``: the CSIP server context. A picklable object rather
+    than a closure, so that ``workers > 1`` (spawned processes) can take it along."""
+
+    tls: TlsFiles
+
+    def __call__(
+        self, _config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]
+    ) -> ssl.SSLContext:
+        return server_context(self.tls.cert, self.tls.key, self.tls.client_ca)
+
+
 def tls_config(
-    app: ASGIApp, tls: TlsFiles, *, host: str = "127.0.0.1", port: int = 8443, **options: object
+    app: ASGIApp | str,
+    tls: TlsFiles,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8443,
+    **options: object,
 ) -> uvicorn.Config:
-    """A uvicorn configuration serving ``app`` with CSIP TLS and client identities."""
-
-    def context(_config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
-        return server_context(tls.cert, tls.key, tls.client_ca)
-
+    """A uvicorn configuration serving ``app`` (an app, or an import string for ``workers``)
+    with CSIP TLS and client identities."""
     return uvicorn.Config(
         app,
         host=host,
@@ -48,6 +63,6 @@ def tls_config(
         access_log=False,
         ssl_certfile=str(tls.cert),
         ssl_keyfile=str(tls.key),
-        ssl_context_factory=context,
+        ssl_context_factory=CsipContextFactory(tls),
         **options,  # type: ignore[arg-type]
     )
