@@ -41,7 +41,7 @@ from openderms.control.types import FloatArray, IntArray, sum_by
 
 INF = highspy.kHighsInf
 MPU = 1e3  # voltage variables and rows in milli-per-unit (better scaled than pu)
-FACET_DEG = np.radians((-45.0, -30.0, -15.0, 0.0, 15.0, 30.0, 45.0))
+FACET_DEG = (-45.0, -30.0, -15.0, 0.0, 15.0, 30.0, 45.0)  # around the flow direction
 PENALTY_PER_MPU = 1e4  # elastic slack costs: far above any curtailment that could avoid them
 PENALTY_PER_KVA = 1e3
 _LAZY_ROUNDS = 4  # re-solves adding the internal voltage bounds a solution broke
@@ -209,7 +209,7 @@ class LpModel:
         if not len(new):
             return
         nf = len(FACET_DEG)
-        theta = np.arctan2(op.q_down_kvar[new], op.p_down_kw[new])[:, None] + FACET_DEG
+        theta = np.arctan2(op.q_down_kvar[new], op.p_down_kw[new])[:, None] + np.radians(FACET_DEG)
         cos, sin = np.cos(theta), np.sin(theta)
         first = self.n_rows
         rows = (first + np.arange(len(new) * nf)).reshape(len(new), nf)

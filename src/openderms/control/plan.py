@@ -9,9 +9,10 @@ a target (``p_kw``); reactive power a set point (``q_kvar``). Generator conventi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 
 import numpy as np
 
@@ -19,13 +20,9 @@ from openderms.control.resources import Resources
 from openderms.control.types import DerControl, Fleet, FloatArray, ViolationKind
 
 #: queue priority of a control by the kind of constraint it relieves (higher goes first)
-CONTROL_PRIORITY: dict[str, int] = {
-    "thermal": 3,
-    "overvoltage": 2,
-    "undervoltage": 2,
-    "net_load_import": 1,
-    "reverse_flow": 1,
-}
+CONTROL_PRIORITY: Mapping[str, int] = MappingProxyType(
+    {"thermal": 3, "overvoltage": 2, "undervoltage": 2, "net_load_import": 1, "reverse_flow": 1}
+)
 
 
 @dataclass(frozen=True, slots=True)
