@@ -136,6 +136,13 @@ class _Greedy:
         self.import_max, self.reverse_max = limits.at(when) if limits else (None, None)
         self.m = np.zeros(len(res))  # export change from the reference, kW
         self.q = res.q_ref_kvar.copy()  # vars of each resource, kvar
+        # vars are also held within the headroom of the branch feeding each resource's bus
+        qmax = res.q_cap_kvar(res.dn_max_kw)
+        inj, ab = op.var_headroom_kvar(lg, 100.0 - opt.margins.loading_pct, opt.margins.v_pu)
+        total = sum_by(res.col, qmax, lg.n_cols)[res.col]
+        share = qmax / np.where(total > 0, total, 1.0)
+        self.q_inj_room = np.where(np.isfinite(inj[res.col]), share * inj[res.col], np.inf)
+        self.q_abs_room = np.where(np.isfinite(ab[res.col]), share * ab[res.col], np.inf)
         self.reasons: list[Reason | None] = [None] * len(res)
         self.blocked: dict[ViolationKind, list[int]] = {}
 
@@ -233,7 +240,9 @@ class _Greedy:
         eff = sens[res.col]
         if reactive:
             cap = res.q_cap_kvar(np.maximum(-self.m, 0.0))
-            avail = np.where(eff > 0, self.q + cap, cap - self.q)
+            low = -np.minimum(cap, self.q_abs_room)
+            high = np.minimum(cap, self.q_inj_room)
+            avail = np.maximum(np.where(eff > 0, self.q - low, high - self.q), 0.0)
             cost = 1.0 / np.maximum(np.abs(eff), 1e-300)
         else:
             avail = np.where(eff > 0, self.m + res.dn_max_kw, res.up_max_kw - self.m)

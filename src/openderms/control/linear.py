@@ -245,8 +245,9 @@ class OperatingPoint:
     def predict(self, lg: LinearGrid, dp_col_kw: FloatArray, dq_col_kvar: FloatArray) -> Prediction:
         """Voltages, loadings and substation flow after extra export ``dp``/``dq`` per column.
 
-        Loadings scale with the apparent power of the linearly changed flows (exact in the
-        flows, so a reversal is seen); the substation flow is lossless.
+        Loadings are current-based: they scale with the apparent power of the linearly changed
+        flows (exact in the flows, so a reversal is seen) over the fed bus's voltage. The
+        substation flow is lossless.
         """
         dv = lg.dv_pu(dp_col_kw, dq_col_kvar)
         v = self.voltages
@@ -254,9 +255,13 @@ class OperatingPoint:
         sq = lg.subtree_sum(dq_col_kvar)[self.branch_bus]
         s0 = np.hypot(self.p_down_kw, self.q_down_kvar)
         s1 = np.hypot(self.p_down_kw - sp, self.q_down_kvar - sq)
+        v0 = v.v_max_pu[self.branch_bus]
+        v_ratio = np.where(np.isfinite(v0), v0 / (v0 + dv[self.branch_bus]), 1.0)
         loading = self.result.loading_pct.copy()
         loading[self.branch_index] = np.where(
-            s0 > 1e-9, self.loading_pct * s1 / np.where(s0 > 1e-9, s0, 1.0), self.loading_pct
+            s0 > 1e-9,
+            self.loading_pct * s1 / np.where(s0 > 1e-9, s0, 1.0) * v_ratio,
+            self.loading_pct,
         )
         return Prediction(
             voltages=BusVoltages(v.v_min_pu + dv, v.v_max_pu + dv, v.limit_min_pu, v.limit_max_pu),
