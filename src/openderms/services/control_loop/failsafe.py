@@ -1,0 +1,76 @@
+"""Failsafes: DER defaults that are safe by themselves, and DER that fell silent.
+
+``safe_default_caps(state)``: the export cap (kW, generator convention) each DER falls back to
+when it loses contact (its 2030.5 DefaultDERControl). It comes from the worst case the state
+holds (every DER at its available power, e.g. clear-sky noon): an active-power-only,
+AC-checked OPF (``control.dispatch_opf``) finds how far each topology node (the DER behind one
+service transformer, ``grid.topology_nodes``) must be capped so the network is inside its
+limits *even if every DER sat at its default at once*; each DER of a node gets the node's
+share of its worst-case output. No vars: a DER out of contact keeps no volt-var set point.
+
+``silent_ders``: DER not heard from for longer than ``factor`` telemetry periods; the loop
+marks them uncontrollable at their fallback output and re-dispatches the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from datetime import datetime
+
+import numpy as np
+
+from openderms.control import DispatchOptions, dispatch_opf
+from openderms.control.types import FloatArray
+from openderms.grid.powerflow import PowerFlowResult
+from openderms.grid.topology_nodes import group_ders
+from openderms.services.control_loop.state import GridState
+
+
+def safe_default_caps(state: GridState, *, min_share: float = 0.0) -> dict[str, float]:
+    """Per DER id: its default export cap in kW (see the module docstring)."""
+    fleet = state.fleet()
+    fleet = dataclasses.replace(
+        fleet,
+        controllable=np.ones(len(fleet), dtype=bool),
+        p_present_kw=fleet.p_kw.copy(),
+        q_present_kvar=np.zeros(len(fleet)),
+    )
+
+    def ac(p_kw: FloatArray, q_kvar: FloatArray) -> PowerFlowResult:
+        return state.solve(p_kw, q_kvar)
+
+    net = state.net
+    plan = dispatch_opf(
+        net, fleet, state.linear, ac, options=DispatchOptions(use_reactive=False, aggregate="bus")
+    )
+    ref = fleet.p_kw
+    share = np.ones(len(fleet))
+    gen = (ref > 1e-6) & ~fleet.is_storage
+    share[gen] = np.clip(plan.der_p_kw[gen] / ref[gen], min_share, 1.0)
+    index = {d: i for i, d in enumerate(fleet.ids)}
+    caps: dict[str, float] = {}
+    for node in group_ders(net, state.linear.topology):
+        members = [index[d] for d in node.der_ids]
+        node_share = float(min(share[i] for i in members))
+        for i in members:
+            rated = float(net.ders[i].p_max_kw)
+            at_worst = float(ref[i]) if gen[i] else rated
+            caps[fleet.ids[i]] = rated if fleet.is_storage[i] else node_share * at_worst
+    return caps
+
+
+def silent_ders(state: GridState, now: datetime, factor: float) -> list[str]:
+    """DER not heard from for longer than ``factor`` times their telemetry period."""
+    return [v.der_id for v in state.ders.values() if v.is_silent(now, factor)]
+
+
+def mark(state: GridState, der_ids: Iterable[str], *, silent: bool) -> list[str]:
+    """Set the silent flag; returns the DER whose flag changed."""
+    changed = []
+    for d in der_ids:
+        v = state.ders[d]
+        if v.silent != silent:
+            v.silent = silent
+            changed.append(d)
+    return changed

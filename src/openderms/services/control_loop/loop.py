@@ -1,0 +1,328 @@
+"""``ControlLoop.step(now)``: one pass of real-time constraint management.
+
+ingest (telemetry, measurements, switch states: the ``ingest_*`` methods, called as messages
+arrive) -> responses (delivery tracking) -> failsafe (silent DER, DER ignoring controls) ->
+state (AC power flow with measured injections) -> violations (``control.detect_violations``)
+-> episodes (hysteresis, hold time) -> dispatch (heuristic, then the AC-checked OPF) -> plan
+-> queue (supersession, renewal) -> revert (controls end when every episode has cleared)
+-> deliver (priority, retries). Every decision goes to the audit log.
+
+The loop is synchronous and takes ``now`` from its caller, so tests drive it with a fake
+clock; ``runner.ControlLoopRunner`` drives it from the bus. Signs: generator convention for
+DER (positive = export), ``substation_p_kw`` positive = import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from openderms.control import (
+    CLEARING_HYSTERESIS,
+    ControlPlan,
+    DispatchOptions,
+    Margins,
+    NetLoadLimits,
+    Violation,
+    detect_violations,
+    dispatch_heuristic,
+    dispatch_opf,
+)
+from openderms.control.types import Fleet, FloatArray
+from openderms.grid.powerflow import PowerFlowResult
+from openderms.services.control_loop import failsafe
+from openderms.services.control_loop.audit import AuditLog
+from openderms.services.control_loop.plans import request_of, same_setpoint
+from openderms.services.control_loop.ports import (
+    ControlDelivery,
+    ControlRequest,
+    DefaultControl,
+    DeliveryError,
+    ResponseSource,
+)
+from openderms.services.control_loop.queue import ControlQueue, RetryPolicy
+from openderms.services.control_loop.revert import EpisodeTracker
+from openderms.services.control_loop.state import GridState
+
+
+@dataclass(frozen=True, slots=True)
+class LoopConfig:
+    """Tuning of the loop. ``silence_factor``: telemetry periods of silence before a DER is
+    uncontrollable; ``control_duration_s``: each control's expiry after its start (a DER
+    that hears nothing more returns to its default by itself); ``renew_before_s``: renew a
+    control still needed this long before it expires; ``hold_s``: how long an episode must
+    stay clear (by ``hysteresis``) before controls end; ``comply_within_s``: a received
+    control must show in telemetry by then (within ``comply_tolerance_kw``)."""
+
+    substation_id: str = "sub1"
+    limits: NetLoadLimits | None = None
+    options: DispatchOptions = field(default_factory=DispatchOptions)
+    use_opf: bool = True
+    silence_factor: float = 3.0
+    control_duration_s: float = 900.0
+    renew_before_s: float = 120.0
+    hold_s: float = 300.0
+    hysteresis: Margins = CLEARING_HYSTERESIS
+    comply_within_s: float = 90.0
+    comply_tolerance_kw: float = 0.5
+    setpoint_tolerance_kw: float = 0.2
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass(frozen=True, slots=True)
+class StepReport:
+    """What one step saw and did (the bus payloads are built from it)."""
+
+    at: datetime
+    violations: tuple[Violation, ...]
+    plan: ControlPlan | None
+    heuristic: ControlPlan | None
+    queued: tuple[str, ...]
+    cancelled: tuple[str, ...]
+    sent: int
+    newly_silent: tuple[str, ...]
+    cleared: tuple[str, ...]
+
+
+class ControlLoop:
+    """Constraint management for one substation (see the module docstring)."""
+
+    def __init__(
+        self,
+        state: GridState,
+        delivery: ControlDelivery,
+        responses: ResponseSource,
+        config: LoopConfig | None = None,
+        audit: AuditLog | None = None,
+    ) -> None:
+        self.state = state
+        self.config = config or LoopConfig()
+        self.delivery = delivery
+        self.responses = responses
+        self.queue = ControlQueue(delivery, self.config.retry)
+        self.audit = audit or AuditLog()
+        self.episodes = EpisodeTracker(self.config.hold_s)
+        self._pending_defaults: dict[str, DefaultControl] = {}
+        self._changed = False
+
+    # -- ingest ---------------------------------------------------------------------------
+    def ingest_telemetry(self, der_id: str, payload: Mapping[str, Any]) -> None:
+        view = self.state.ders.get(der_id)
+        if view is not None:
+            view.ingest(payload)
+
+    def ingest_measurements(self, payload: Mapping[str, Any]) -> None:
+        self.state.ingest_measurements(payload)
+
+    def ingest_switch_states(self, payload: Mapping[str, Any], now: datetime) -> None:
+        """``{"states": {switch_id: "open" | "closed" | bool}}`` from SCADA."""
+        raw = payload.get("states", payload)
+        states = {
+            k: v if isinstance(v, bool) else str(v).lower() == "closed" for k, v in raw.items()
+        }
+        if self.state.apply_switch_states(states):
+            self._changed = True
+            self.audit.write(now, "switching", f"switch states now {states}")
+
+    # -- defaults -------------------------------------------------------------------------
+    def provision_defaults(self, now: datetime, caps_kw: Mapping[str, float] | None = None) -> None:
+        """Set every DER's default (fallback) export cap: ``caps_kw`` or the safe caps of
+        ``failsafe.safe_default_caps`` at the present state; sent at the next steps."""
+        caps = dict(caps_kw) if caps_kw is not None else failsafe.safe_default_caps(self.state)
+        for der_id, cap in caps.items():
+            view = self.state.ders[der_id]
+            view.fallback_p_max_kw = cap
+            why = "safe with every DER at its default (AC-checked OPF, per service transformer)"
+            self._pending_defaults[der_id] = DefaultControl(der_id, cap, view.rated_kw, why)
+        self.audit.write(now, "defaults", f"{len(caps)} default export caps computed")
+
+    # -- the step -------------------------------------------------------------------------
+    def step(self, now: datetime) -> StepReport:
+        cfg = self.config
+        self.queue.on_responses(self.responses.drain(), now)
+        self._send_defaults()
+        newly_silent = self._failsafe(now)
+        fleet = self.state.fleet()
+        present = self.state.solve(fleet.p_present_kw, fleet.q_present_kvar)
+        net = self.state.net
+        violations = detect_violations(present, net, cfg.limits, when=now)
+        uncontrolled = self.state.solve(fleet.p_kw, fleet.q_kvar)
+        near = detect_violations(uncontrolled, net, cfg.limits, when=now, margins=cfg.hysteresis)
+        for key in self.episodes.open([v.key for v in violations], now):
+            v = next(x for x in violations if x.key == key)
+            self.audit.write(now, "violation", str(v), constraint=key)
+        cleared = self.episodes.update({v.key for v in (*near, *violations)}, now)
+        for key in cleared:
+            why = f"inside its limit by the hysteresis for {cfg.hold_s:.0f} s without controls"
+            self.audit.write(now, "cleared", why, constraint=key)
+        plan = quick = None
+        queued: list[str] = []
+        if violations or (self.episodes.active and (self._changed or cleared)):
+            quick, plan = self._dispatch(fleet, present, now)
+            queued = self._enqueue(plan, now)
+        elif self.episodes.active:
+            queued = self._renew(now)
+        self._changed = False
+        cancelled = self._revert(now) if not self.episodes.active else []
+        sent = self.queue.deliver(now)
+        return StepReport(
+            now, violations, plan, quick, tuple(queued), tuple(cancelled), sent,
+            tuple(newly_silent), tuple(cleared),
+        )  # fmt: skip
+
+    def _send_defaults(self) -> None:
+        for der_id, default in list(self._pending_defaults.items()):
+            try:
+                self.delivery.set_default(default)
+            except DeliveryError:
+                continue
+            del self._pending_defaults[der_id]
+
+    def _failsafe(self, now: datetime) -> list[str]:
+        cfg, state = self.config, self.state
+        silent = set(failsafe.silent_ders(state, now, cfg.silence_factor))
+        newly = failsafe.mark(state, silent, silent=True)
+        back = failsafe.mark(state, [d for d in state.ders if d not in silent], silent=False)
+        for d in newly:
+            self.queue.fail_unreachable(d, now)
+            v = state.ders[d]
+            why = (
+                f"silent for more than {cfg.silence_factor:g} x {v.telemetry_period_s:g} s: "
+                f"uncontrollable at its fallback ({v.fallback_p_kw:.1f} kW)"
+            )
+            self.audit.write(now, "failsafe", why, controls=(d,))
+        for d in back:
+            self.audit.write(now, "contact_restored", "telemetry again", controls=(d,))
+        for entry in self.queue.open_controls():
+            v = state.ders[entry.der_id]
+            r = entry.request
+            if entry.received_at is None or v.last_seen is None or v.last_seen <= entry.received_at:
+                continue
+            if now - entry.received_at < timedelta(seconds=cfg.comply_within_s):
+                continue
+            tol = cfg.comply_tolerance_kw
+            off = (r.p_max_kw is not None and v.p_kw > r.p_max_kw + tol) or (
+                r.p_kw is not None and abs(v.p_kw - r.p_kw) > tol
+            )
+            if off:
+                v.ignores_controls = True
+                self.queue.fail_not_followed(v.der_id, now)
+                why = f"received {r.control_id} but exports {v.p_kw:.1f} kW: not controllable"
+                self.audit.write(
+                    now, "not_followed", why, constraint=r.constraint, controls=(v.der_id,)
+                )
+                newly.append(v.der_id)
+        if newly or back:
+            self._changed = True
+        return newly
+
+    def _ac(self, p_kw: FloatArray, q_kvar: FloatArray) -> PowerFlowResult:
+        return self.state.solve(p_kw, q_kvar)
+
+    def _dispatch(
+        self, fleet: Fleet, present: PowerFlowResult, now: datetime
+    ) -> tuple[ControlPlan, ControlPlan]:
+        cfg, st = self.config, self.state
+        net, lg = st.net, st.linear
+        quick = dispatch_heuristic(
+            net, fleet, present, lg, cfg.limits, when=now, options=cfg.options
+        )
+        chosen = quick
+        if cfg.use_opf:
+            opf = dispatch_opf(
+                net, fleet, lg, self._ac, cfg.limits, when=now, options=cfg.options, base=present
+            )
+            if opf.ac_violations is not None and not opf.actionable_ac_violations:
+                chosen = opf
+            else:
+                check = self._ac(quick.der_p_kw, quick.der_q_kvar)
+                left = detect_violations(check, net, cfg.limits, when=now)
+                chosen = quick if not left else opf
+        why = (
+            f"{chosen.method}: {len(chosen.violations_before)} violations, "
+            f"{len(chosen.controls)} controls, curtailed {chosen.curtailed_kw:.1f} kW, "
+            f"vars {chosen.q_used_kvar:.1f} kvar, {chosen.solve_s * 1e3:.0f} ms"
+        )
+        keys = ",".join(sorted({v.key for v in chosen.violations_before}))
+        self.audit.write(now, "dispatch", why, constraint=keys)
+        return quick, chosen
+
+    def _enqueue(self, plan: ControlPlan, now: datetime) -> list[str]:
+        cfg, st = self.config, self.state
+        net = st.net
+        index = {d.id: i for i, d in enumerate(net.ders)}
+        queued = []
+        wanted = set()
+        for c in plan.controls:
+            wanted.add(c.der_id)
+            view = st.ders[c.der_id]
+            if not view.controllable:
+                continue
+            old = self.queue.open_control(c.der_id)
+            if old is not None and same_setpoint(old.request, c, cfg.setpoint_tolerance_kw):
+                continue
+            req = request_of(
+                c, self.queue.new_id(), index, net, now=now, duration_s=cfg.control_duration_s
+            )
+            self.queue.submit(req, view.aggregator_id, now)
+            view.control = req
+            queued.append(req.control_id)
+            self.audit.write(
+                now,
+                "control_queued",
+                req.reason,
+                constraint=req.constraint,
+                controls=(req.control_id,),
+            )
+        for entry in self.queue.open_controls():
+            if entry.der_id not in wanted:
+                self.queue.cancel(entry.der_id, now, "no longer needed by the new plan")
+                st.ders[entry.der_id].control = None
+                self.audit.write(
+                    now, "control_ended", "not in the new plan", controls=(entry.control_id,)
+                )
+        return queued
+
+    def _renew(self, now: datetime) -> list[str]:
+        """Controls still needed that expire soon are sent again with a new expiry."""
+        cfg = self.config
+        out = []
+        soon = now + timedelta(seconds=cfg.renew_before_s)
+        for entry in self.queue.open_controls():
+            r = entry.request
+            if r.expiry > soon or not self.state.ders[r.der_id].controllable:
+                continue
+            new = request_of_renewal(r, self.queue.new_id(), now, cfg.control_duration_s)
+            self.queue.submit(new, entry.aggregator_id, now)
+            out.append(new.control_id)
+            self.audit.write(
+                now,
+                "control_renewed",
+                r.reason,
+                constraint=r.constraint,
+                controls=(new.control_id,),
+            )
+        return out
+
+    def _revert(self, now: datetime) -> list[str]:
+        """Every episode has cleared: controls end, DER return to their defaults."""
+        out = []
+        for entry in self.queue.open_controls():
+            self.queue.cancel(entry.der_id, now, "condition cleared: revert to default")
+            self.state.ders[entry.der_id].control = None
+            out.append(entry.control_id)
+        if out:
+            self.audit.write(now, "revert", "every constraint cleared", controls=tuple(out))
+        return out
+
+
+def request_of_renewal(
+    r: ControlRequest, control_id: str, now: datetime, duration_s: float
+) -> ControlRequest:
+    """``r`` again from ``now`` for ``duration_s``, under a new id."""
+    return dataclasses.replace(
+        r, control_id=control_id, start=now, expiry=now + timedelta(seconds=duration_s)
+    )

@@ -1,0 +1,100 @@
+"""From a dispatch plan to queue requests, and the bus payloads of violations and plans.
+
+Signs: generator convention (positive = export; ``q_kvar`` negative absorbs vars).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from openderms.control import ControlPlan, DerControl, Violation
+from openderms.grid.model import Network
+from openderms.services.control_loop.ports import ControlRequest
+
+
+def request_of(
+    c: DerControl,
+    control_id: str,
+    net_index: dict[str, int],
+    net: Network,
+    *,
+    now: datetime,
+    duration_s: float,
+) -> ControlRequest:
+    """The queue request for one planned control, starting now for ``duration_s``."""
+    d = net.ders[net_index[c.der_id]]
+    start = c.start or now
+    expiry = c.expiry or start + timedelta(seconds=duration_s)
+    return ControlRequest(
+        control_id=control_id,
+        der_id=c.der_id,
+        start=start,
+        expiry=expiry,
+        priority=c.priority,
+        p_max_kw=c.p_max_kw,
+        p_kw=c.p_kw,
+        q_kvar=c.q_kvar,
+        rated_kw=d.p_max_kw,
+        s_kva=d.s_kva,
+        reason=c.reason,
+        constraint=c.constraint,
+    )
+
+
+def same_setpoint(a: ControlRequest, c: DerControl, tolerance: float) -> bool:
+    """Whether the open request ``a`` already asks what ``c`` asks (within ``tolerance`` kW)."""
+    pairs = ((a.p_max_kw, c.p_max_kw), (a.p_kw, c.p_kw), (a.q_kvar, c.q_kvar))
+    for x, y in pairs:
+        if (x is None) != (y is None):
+            return False
+        if x is not None and y is not None and abs(x - y) > tolerance:
+            return False
+    return True
+
+
+def violation_json(v: Violation) -> dict[str, Any]:
+    return {
+        "kind": v.kind,
+        "element_id": v.element_id,
+        "value": v.value,
+        "limit": v.limit,
+        "unit": v.unit,
+        "excess": v.excess,
+    }
+
+
+def violations_payload(at: datetime, violations: Sequence[Violation]) -> dict[str, Any]:
+    """Body of ``violations.<substation>``: the AC violations of the present state."""
+    return {"at": at.isoformat(), "violations": [violation_json(v) for v in violations]}
+
+
+def plan_payload(at: datetime, plan: ControlPlan, queued: Sequence[str]) -> dict[str, Any]:
+    """Body of ``control_plans.<substation>``: the chosen plan, its controls with their
+    reasons (kW / kvar, generator convention) and the ids of the controls queued."""
+    return {
+        "at": at.isoformat(),
+        "method": plan.method,
+        "solve_s": plan.solve_s,
+        "curtailed_kw": plan.curtailed_kw,
+        "shifted_kw": plan.shifted_kw,
+        "q_used_kvar": plan.q_used_kvar,
+        "violations_before": [violation_json(v) for v in plan.violations_before],
+        "ac_violations": (
+            None if plan.ac_violations is None else [violation_json(v) for v in plan.ac_violations]
+        ),
+        "controls": [
+            {
+                "der_id": c.der_id,
+                "p_max_kw": c.p_max_kw,
+                "p_kw": c.p_kw,
+                "q_kvar": c.q_kvar,
+                "constraint": c.constraint,
+                "reason": c.reason,
+            }
+            for c in plan.controls
+        ],
+        "queued": list(queued),
+        "notes": list(plan.notes),
+    }

@@ -1,0 +1,90 @@
+"""The asyncio runner: feeds the loop from the bus and publishes what it finds.
+
+Subscribes to ``telemetry.<substation>.*``, ``measurements.<substation>`` and
+``switch_states.<substation>``; every ``period_s`` runs ``ControlLoop.step`` and publishes
+the violations (``violations.<substation>``, when there are any or they just went away) and
+the chosen plan (``control_plans.<substation>``). ``stop`` ends the subscriptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from openderms.bus import Message, MessageBus, Subscription
+from openderms.bus import subjects as sub
+from openderms.services.control_loop.loop import ControlLoop, StepReport
+from openderms.services.control_loop.plans import plan_payload, violations_payload
+from openderms.services.control_loop.ports import Clock
+
+logger = logging.getLogger(__name__)
+
+
+class ControlLoopRunner:
+    """Drives one substation's ``ControlLoop`` from ``bus`` on ``clock``."""
+
+    def __init__(
+        self, bus: MessageBus, loop: ControlLoop, clock: Clock, *, period_s: float = 5.0
+    ) -> None:
+        self.bus, self.loop, self.clock, self.period_s = bus, loop, clock, period_s
+        self._subs: list[Subscription] = []
+        self._had_violations = False
+
+    @property
+    def substation_id(self) -> str:
+        return self.loop.config.substation_id
+
+    async def start(self) -> None:
+        s = self.substation_id
+        durable = f"control-loop-{s}"
+        self._subs = [
+            await self.bus.subscribe(
+                sub.family_pattern(sub.TELEMETRY, s), self._telemetry, durable=f"{durable}-tm"
+            ),
+            await self.bus.subscribe(
+                sub.measurements(s), self._measurements, durable=f"{durable}-ms"
+            ),
+            await self.bus.subscribe(sub.switch_states(s), self._switches, durable=f"{durable}-sw"),
+        ]
+
+    async def stop(self) -> None:
+        for s in self._subs:
+            await s.stop()
+        self._subs = []
+
+    async def run_once(self) -> StepReport:
+        """One step at the clock's time, then its messages on the bus."""
+        report = self.loop.step(self.clock.now())
+        s = self.substation_id
+        if report.violations or self._had_violations:
+            await self.bus.publish(
+                sub.violations(s), violations_payload(report.at, report.violations)
+            )
+        self._had_violations = bool(report.violations)
+        if report.plan is not None:
+            await self.bus.publish(
+                sub.control_plans(s), plan_payload(report.at, report.plan, report.queued)
+            )
+        return report
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Step every ``period_s`` until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                await self.run_once()
+            except Exception:  # one bad step must not end real-time control
+                logger.exception("control loop step failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.period_s)
+
+    async def _telemetry(self, msg: Message) -> None:
+        der_id = sub.parse(msg.subject).der_id
+        if der_id is not None:
+            self.loop.ingest_telemetry(der_id, msg.json())
+
+    async def _measurements(self, msg: Message) -> None:
+        self.loop.ingest_measurements(msg.json())
+
+    async def _switches(self, msg: Message) -> None:
+        self.loop.ingest_switch_states(msg.json(), self.clock.now())

@@ -1,0 +1,176 @@
+"""What the control loop knows: a view per DER (from telemetry) and the network's state.
+
+``DerView``: last seen, telemetry period, measured output, available power (what it would
+export uncontrolled: PV's sun, storage's schedule), headroom, the control the loop believes
+in force, the fallback (default) cap, and whether it can be controlled now (not when silent
+too long, nor when it ignores its controls).
+
+``GridState``: the network model (``PgmModel``) under the present switch states with its
+LinDistFlow model (rebuilt on a switch change), loads (from the profile or measurements) and
+``fleet()``: the ``control.Fleet`` the dispatch takes, where a DER that cannot be controlled
+is fixed at its fallback output. ``solve(fleet)`` is the power flow with measured injections.
+
+Generator convention for DER (positive = export), load convention for loads (positive =
+consumed); ``substation_p_kw`` positive = import. Times UTC-aware.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from openderms.control import Fleet, LinearGrid
+from openderms.control.types import FloatArray
+from openderms.grid.engines.pgm_model import PgmModel
+from openderms.grid.model import Der, Network
+from openderms.grid.powerflow import PowerFlowResult
+from openderms.services.control_loop.ports import ControlRequest
+
+
+@dataclass(slots=True)
+class DerView:
+    """One DER as the loop sees it (see the module docstring; generator convention)."""
+
+    der_id: str
+    aggregator_id: str
+    rated_kw: float
+    s_kva: float
+    telemetry_period_s: float = 30.0
+    last_seen: datetime | None = None
+    p_kw: float = 0.0
+    q_kvar: float = 0.0
+    p_available_kw: float = 0.0
+    control: ControlRequest | None = None
+    fallback_p_max_kw: float | None = None
+    silent: bool = False
+    ignores_controls: bool = False
+
+    @property
+    def controllable(self) -> bool:
+        return not self.silent and not self.ignores_controls
+
+    @property
+    def headroom_kw(self) -> float:
+        """How much more it could export now (kW, >= 0)."""
+        return max(self.p_available_kw - self.p_kw, 0.0)
+
+    @property
+    def fallback_p_kw(self) -> float:
+        """What it exports at its fallback: its available power under the default cap."""
+        if self.fallback_p_max_kw is None:
+            return self.p_available_kw
+        return min(self.p_available_kw, self.fallback_p_max_kw)
+
+    @property
+    def fixed_p_kw(self) -> float:
+        """Output assumed when it cannot be controlled: silent -> its fallback; ignoring its
+        controls -> what it measures (its available power)."""
+        return self.fallback_p_kw if self.silent else self.p_available_kw
+
+    def is_silent(self, now: datetime, factor: float) -> bool:
+        """Not heard from for longer than ``factor`` telemetry periods."""
+        if self.last_seen is None:
+            return False
+        return now - self.last_seen > timedelta(seconds=factor * self.telemetry_period_s)
+
+    def ingest(self, payload: Mapping[str, Any]) -> None:
+        """Take a telemetry message (``sim.telemetry_payload``'s fields)."""
+        at = datetime.fromisoformat(str(payload["at"]))
+        if self.last_seen is not None and at < self.last_seen:
+            return  # late and superseded
+        self.last_seen = at
+        self.p_kw = float(payload["p_kw"])
+        self.q_kvar = float(payload.get("q_kvar", 0.0))
+        self.p_available_kw = float(payload.get("p_available_kw", self.p_kw))
+        self.telemetry_period_s = float(payload.get("period_s", self.telemetry_period_s))
+
+
+class GridState:
+    """The network under its present switch states, loads and DER views (module docstring)."""
+
+    def __init__(self, net: Network, aggregator_of: Mapping[str, str] | None = None) -> None:
+        agg = aggregator_of or {}
+        self.model = PgmModel.from_network(net)
+        self.linear = LinearGrid.build(net)
+        self.load_p_kw = np.array([ld.p_kw for ld in net.loads], dtype=np.float64)
+        self.load_q_kvar = np.array([ld.q_kvar for ld in net.loads], dtype=np.float64)
+        self.ders: dict[str, DerView] = {
+            d.id: DerView(
+                d.id,
+                agg.get(d.id, "-"),
+                d.p_max_kw,
+                d.s_kva,
+                p_kw=d.p_kw,
+                q_kvar=d.q_kvar,
+                p_available_kw=d.p_kw,
+            )
+            for d in net.ders
+        }
+        self.switch_changes = 0
+
+    @property
+    def net(self) -> Network:
+        return self.model.net
+
+    def apply_switch_states(self, states: Mapping[str, bool]) -> bool:
+        """Set switch states (``{switch_id: closed}``); True when the topology changed."""
+        now = {s.id: s.closed for s in self.net.switches}
+        changed = {k: v for k, v in states.items() if now.get(k) != v}
+        if not changed:
+            return False
+        self.model = self.model.with_switch_states(changed)
+        self.linear = LinearGrid.build(self.model.net)
+        self.switch_changes += 1
+        return True
+
+    def ingest_measurements(self, payload: Mapping[str, Any]) -> None:
+        """SCADA / AMI loads: ``{"loads": {load_id: {"p_kw": .., "q_kvar": ..}}}`` (load
+        convention). Substation and feeder-head P/Q/V are kept for state estimation later."""
+        loads = payload.get("loads") or {}
+        if not loads:
+            return
+        index = {ld.id: i for i, ld in enumerate(self.net.loads)}
+        for load_id, pq in loads.items():
+            i = index.get(load_id)
+            if i is not None:
+                self.load_p_kw[i] = float(pq.get("p_kw", self.load_p_kw[i]))
+                self.load_q_kvar[i] = float(pq.get("q_kvar", self.load_q_kvar[i]))
+
+    def set_loads(self, load_p_kw: FloatArray, load_q_kvar: FloatArray) -> None:
+        """Loads from a profile (load convention), in ``net.loads`` order."""
+        self.load_p_kw = np.asarray(load_p_kw, dtype=np.float64).copy()
+        self.load_q_kvar = np.asarray(load_q_kvar, dtype=np.float64).copy()
+
+    def fleet(self) -> Fleet:
+        """The dispatch's fleet in ``net.ders`` order: reference = available power (a DER
+        that cannot be controlled: its fallback output, fixed), present = measured output."""
+        net = self.net
+        views = [self.ders[d.id] for d in net.ders]
+        ref = [v.p_available_kw if v.controllable else v.fixed_p_kw for v in views]
+        ders: list[Der] = [
+            dataclasses.replace(d, p_kw=min(max(p, d.p_min_kw), max(d.p_max_kw, p)), q_kvar=0.0)
+            for d, p in zip(net.ders, ref, strict=True)
+        ]
+        fixed = [v.der_id for v in views if not v.controllable]
+        f = Fleet.from_network(dataclasses.replace(net, ders=tuple(ders)), uncontrollable=fixed)
+        p_now = np.array(
+            [v.p_kw if v.controllable else f.p_kw[i] for i, v in enumerate(views)], np.float64
+        )
+        q_now = np.array([0.0 if v.silent else v.q_kvar for v in views], np.float64)
+        online = self.linear.der_col >= 0
+        return dataclasses.replace(f, p_present_kw=p_now, q_present_kvar=q_now, online=online)
+
+    def solve(self, p_kw: FloatArray, q_kvar: FloatArray) -> PowerFlowResult:
+        """AC power flow with DER at ``p_kw``/``q_kvar`` (generator convention) and the loads."""
+        return self.model.solve(
+            load_p_kw=self.load_p_kw,
+            load_q_kvar=self.load_q_kvar,
+            der_p_kw=p_kw,
+            der_q_kvar=q_kvar,
+            error_tolerance=1e-6,
+        )
