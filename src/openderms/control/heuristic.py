@@ -62,6 +62,8 @@ def dispatch_heuristic(
     fleet at its present output) by the linear prediction, with ``options.margins`` to spare.
 
     ``fleet`` follows ``net.ders``; ``lg`` is ``LinearGrid.build(net)`` for these switch states.
+    Powers in generator convention (positive = export; negative vars absorb); the plan's
+    ``der_p_kw``/``der_q_kvar`` are every DER's set point in fleet order.
     """
     t0 = time.perf_counter()
     opt = options or DispatchOptions()

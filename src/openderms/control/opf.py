@@ -50,7 +50,8 @@ AcSolve = Callable[[FloatArray, FloatArray], PowerFlowResult]
 
 
 def pgm_ac(model: PgmModel, *, regulate: bool = True, tolerance_pu: float = 1e-6) -> AcSolve:
-    """The AC check on a converted power-grid-model network (loads as in the model).
+    """The AC check on a converted power-grid-model network (loads as in the model); DER set
+    points in generator convention (positive = export).
 
     ``tolerance_pu``: Newton-Raphson tolerance; 1e-6 pu is far below every margin here, and
     PGM's default 1e-8 can stall on a 4,000-bus feeder.
@@ -84,6 +85,8 @@ def dispatch_opf(
 
     ``fleet`` follows ``net.ders``; ``lg`` is ``LinearGrid.build(net)`` for these switch states;
     ``base`` is an AC result with the fleet at its present output (solved here if None).
+    Powers in generator convention (positive = export; negative vars absorb);
+    ``substation_p_kw`` positive = import.
     ``phase_s`` of the plan times: the base AC flow, setup, LP build, LP solve, AC checks.
     """
     t0 = time.perf_counter()

@@ -87,7 +87,8 @@ def detect_violations(
 ) -> tuple[Violation, ...]:
     """Every violation in ``result`` (a power flow of ``net``), worst first within each kind.
 
-    ``limits`` adds the substation net-load checks (windows chosen by ``when``, UTC-aware);
+    ``limits`` adds the substation net-load checks (windows chosen by ``when``, UTC-aware;
+    ``substation_p_kw`` positive = import, a reverse flow's value is its export magnitude);
     ``margins`` tightens every limit (the reported ``limit`` is the tightened one).
     """
     return detect_from_arrays(
