@@ -164,16 +164,25 @@ class _Greedy:
         return self.op.predict(self.lg, self._dp(), self._dq())
 
     def run(self) -> int:
+        """Relieve the worst violation, predict again, repeat; a violation nothing more can
+        relieve is set aside (the prediction is only redone when something moved)."""
+        pred = self.predict()
         for step in range(self.opt.max_heuristic_steps):
-            worst = self._worst(self.predict())
+            worst = self._worst(pred)
             if worst is None:
                 return step
             kind, index, need = worst
             a, b, state = self._sensitivity(kind, index)
+            relief = 0.0
             if kind in ("overvoltage", "undervoltage") and self.opt.use_reactive:
-                need -= self._move(b, need, (kind, index, state), reactive=True)
-            if need > 0 and self._move(a, need, (kind, index, state), reactive=False) < need:
-                self.blocked.setdefault(kind, []).append(index)
+                relief = self._move(b, need, (kind, index, state), reactive=True)
+            if need - relief > 0:
+                active = self._move(a, need - relief, (kind, index, state), reactive=False)
+                if active < need - relief:
+                    self.blocked.setdefault(kind, []).append(index)
+                relief += active
+            if relief > 0:
+                pred = self.predict()
         return self.opt.max_heuristic_steps
 
     def _worst(self, pred: Prediction) -> tuple[ViolationKind, int, float] | None:
@@ -249,7 +258,8 @@ class _Greedy:
         else:
             avail = np.where(eff > 0, self.m + res.dn_max_kw, res.up_max_kw - self.m)
             cost = np.where(eff > 0, res.w_dn, res.w_up) / np.maximum(np.abs(eff), 1e-300)
-        use = np.flatnonzero((np.abs(eff) > 1e-12) & (avail > 1e-6))
+        floor = self.opt.min_effectiveness * float(np.max(np.abs(eff), initial=0.0))
+        use = np.flatnonzero((np.abs(eff) > max(floor, 1e-12)) & (avail > 1e-6))
         if not len(use):
             return 0.0
         order = _cheapest(use, cost[use], np.abs(eff[use]) * avail[use], need)

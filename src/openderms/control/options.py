@@ -53,4 +53,6 @@ class DispatchOptions:
     regulate: bool = True
     aggregate: str = "bus"
     tolerance_kw: float = 0.01  # smaller changes of a DER's set point make no control
-    max_heuristic_steps: int = 500
+    max_heuristic_steps: int = 200
+    min_effectiveness: float = 0.02  # the heuristic leaves DER less effective than this share
+    # of the best one for a violation (moving a whole bank a little helps no bus)
