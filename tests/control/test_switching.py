@@ -45,8 +45,7 @@ def test_apply_switching_moves_the_feeder_to_its_neighbour() -> None:
 
 def test_redispatch_marks_der_without_supply_offline() -> None:
     net = two_feeders()
-    model = PgmModel.from_network(net)
-    out = redispatch(model, Fleet.from_network(net), SwitchingAction((("brk2", False),)))
+    out = redispatch(net, Fleet.from_network(net), SwitchingAction((("brk2", False),)))
     assert out.de_energised_ders == ("pv2",)
     assert not out.fleet.online[out.fleet.ids.index("pv2")]
     assert all(c.der_id != "pv2" for c in (*out.plan.controls, *out.heuristic.controls))

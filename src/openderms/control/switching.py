@@ -97,7 +97,7 @@ class SwitchingResult:
 
 
 def redispatch(
-    model: PgmModel,
+    model: PgmModel | Network,
     fleet: Fleet,
     action: SwitchingAction,
     limits: NetLoadLimits | None = None,
@@ -107,11 +107,13 @@ def redispatch(
 ) -> SwitchingResult:
     """Switch, re-derive the topology and dispatch (see the module docstring).
 
-    ``model`` is the converted network before switching, ``fleet`` its DER in ``net.ders``
-    order (generator convention: positive = export). Raises ``NotConvergedError`` when the
-    switched network has no AC solution with the fleet as it is.
+    ``model`` is the network before switching, converted (fastest: no reconversion) or not;
+    ``fleet`` its DER in ``net.ders`` order (generator convention: positive = export). Raises
+    ``NotConvergedError`` when the switched network has no AC solution with the fleet as it is.
     """
     opt = options or DispatchOptions()
+    if isinstance(model, Network):
+        model = PgmModel.from_network(model)
     switched = model.with_switch_states(action.states())
     net = switched.net
     t = time.perf_counter()
