@@ -55,7 +55,7 @@ class LoopConfig:
     that hears nothing more returns to its default by itself); ``renew_before_s``: renew a
     control still needed this long before it expires; ``hold_s``: how long an episode must
     stay clear (by ``hysteresis``) before controls end; ``comply_within_s``: a received
-    control must show in telemetry by then (within ``comply_tolerance_kw``)."""
+    control must show in telemetry by then (within ``comply_tolerance_kw``, kW or kvar)."""
 
     substation_id: str = "sub1"
     limits: NetLoadLimits | None = None
@@ -204,13 +204,18 @@ class ControlLoop:
             if now - entry.received_at < timedelta(seconds=cfg.comply_within_s):
                 continue
             tol = cfg.comply_tolerance_kw
-            off = (r.p_max_kw is not None and v.p_kw > r.p_max_kw + tol) or (
-                r.p_kw is not None and abs(v.p_kw - r.p_kw) > tol
+            off = (
+                (r.p_max_kw is not None and v.p_kw > r.p_max_kw + tol)
+                or (r.p_kw is not None and abs(v.p_kw - r.p_kw) > tol)
+                or (r.q_kvar is not None and abs(v.q_kvar - r.q_kvar) > tol)
             )
             if off:
                 v.ignores_controls = True
                 self.queue.fail_not_followed(v.der_id, now)
-                why = f"received {r.control_id} but exports {v.p_kw:.1f} kW: not controllable"
+                why = (
+                    f"received {r.control_id} but runs at {v.p_kw:.1f} kW {v.q_kvar:.1f} kvar: "
+                    "not controllable"
+                )
                 self.audit.write(
                     now, "not_followed", why, constraint=r.constraint, controls=(v.der_id,)
                 )

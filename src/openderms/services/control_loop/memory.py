@@ -12,8 +12,8 @@ what every DER has applied, so a simulated fleet (``sim.SimulatedFleet``) can fo
 - ``ignoring``: DER that report a control received but never act on it.
 
 ``set_offline`` makes DER unreachable (every send fails) until ``set_online``. A control is
-in force at its DER from its arrival and start until its expiry or cancellation; the latest
-started control supersedes older ones. Powers in generator convention (positive = export).
+in force at its DER from its arrival and start until its expiry or cancellation; the one
+that arrived last supersedes older ones. Powers in generator convention (positive = export).
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ class InMemoryDelivery:
         self._by_der: dict[str, list[str]] = {}
         self._events: list[ResponseEvent] = []
         self._offline: set[str] = set()
+        self._latest: dict[str, str] = {}
         self._count = 0
         self.defaults: dict[str, DefaultControl] = {}
         self.send_attempts = 0
@@ -114,22 +115,17 @@ class InMemoryDelivery:
         return der_id in self._offline
 
     def in_force(self, der_id: str, now: datetime) -> ControlRequest | None:
-        """The control the DER follows at ``now`` (None: none; ignoring DER follow none)."""
+        """The control the DER follows at ``now`` (None: none; ignoring DER follow none).
+        The control that arrived last supersedes every earlier one."""
         self._advance(now)
         if der_id in self.behaviour.ignoring:
             return None
-        best: _Sent | None = None
-        for ref in self._by_der.get(der_id, ()):
-            s = self._sent[ref]
-            r = s.request
-            if (
-                s.arrived
-                and not s.cancelled
-                and r.start <= now < r.expiry
-                and (best is None or r.start >= best.request.start)
-            ):
-                best = s
-        return None if best is None else best.request
+        latest = self._latest.get(der_id)
+        if latest is None:
+            return None
+        s = self._sent[latest]
+        r = s.request
+        return r if not s.cancelled and r.start <= now < r.expiry else None
 
     def _advance(self, now: datetime) -> None:
         for s in self._sent.values():
@@ -141,6 +137,7 @@ class InMemoryDelivery:
                 and (der not in self._offline)
             ):
                 s.arrived = True
+                self._latest[der] = s.ref
                 self._events.append(ResponseEvent(s.ref, der, ResponseStatus.RECEIVED, s.arrives))
                 if der not in self.behaviour.ignoring:
                     at = max(s.arrives, s.request.start)
