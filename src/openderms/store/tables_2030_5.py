@@ -158,3 +158,73 @@ class SepSettingRow(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[int] = mapped_column(Integer)
+
+
+# -- revision 0003: metering mirrors and responses ---------------------------------------
+
+
+class SepMirrorUsagePointRow(Base):
+    """A MirrorUsagePoint (``/mup/{id}``) a client posted for one of its EndDevices."""
+
+    __tablename__ = "sep_mirror_usage_point"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mrid: Mapped[str] = mapped_column(String(MRID_LEN), unique=True, comment="32 hex")
+    end_device_id: Mapped[int] = mapped_column(
+        ForeignKey("sep_end_device.id", ondelete="CASCADE"), index=True
+    )
+    description: Mapped[str] = mapped_column(String(32), default="")
+    role_flags: Mapped[str] = mapped_column(String(4), comment="RoleFlagsType, hexBinary16")
+    service_category_kind: Mapped[int] = mapped_column(Integer, comment="ServiceKind")
+    status: Mapped[int] = mapped_column(Integer, comment="0 off, 1 on")
+    post_rate_s: Mapped[int | None] = mapped_column(Integer, comment="telemetry period, s")
+    changed_time: Mapped[datetime] = mapped_column(comment="UTC, last change")
+
+
+class SepMirrorMeterReadingRow(Base):
+    """A MirrorMeterReading of a MirrorUsagePoint: one measured quantity."""
+
+    __tablename__ = "sep_mirror_meter_reading"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mrid: Mapped[str] = mapped_column(String(MRID_LEN), unique=True, comment="32 hex")
+    mup_id: Mapped[int] = mapped_column(
+        ForeignKey("sep_mirror_usage_point.id", ondelete="CASCADE"), index=True
+    )
+    description: Mapped[str] = mapped_column(String(32), default="")
+    reading_type: Mapped[dict[str, Any]] = mapped_column(comment="ReadingType wire model JSON")
+    changed_time: Mapped[datetime] = mapped_column(comment="UTC, last change")
+
+
+class SepReadingRow(Base):
+    """Telemetry: every Reading clients post, append-only, written in batches. ``value`` x
+    10^``power_of_ten`` in the unit ``uom`` (UomType) of the reading's ReadingType."""
+
+    __tablename__ = "sep_reading"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    mmr_id: Mapped[int] = mapped_column(Integer, index=True, comment="MirrorMeterReading id")
+    end_device_id: Mapped[int] = mapped_column(Integer, comment="EndDevice id")
+    reading_time: Mapped[datetime] = mapped_column(comment="UTC, timePeriod start")
+    value: Mapped[int] = mapped_column(BigInteger, comment="Int48, x 10^power_of_ten")
+    power_of_ten: Mapped[int] = mapped_column(Integer, comment="-9 .. 9")
+    uom: Mapped[int | None] = mapped_column(Integer, comment="UomType, e.g. 38 W, 63 var")
+    quality_flags: Mapped[str | None] = mapped_column(String(4), comment="hexBinary16")
+    received_at: Mapped[datetime] = mapped_column(comment="UTC, when the server got it")
+
+
+class SepDerControlResponseRow(Base):
+    """A Response (DERControlResponse) a client posted about a DERControl."""
+
+    __tablename__ = "sep_der_control_response"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    control_mrid: Mapped[str] = mapped_column(String(MRID_LEN), index=True, comment="subject")
+    end_device_id: Mapped[int] = mapped_column(
+        ForeignKey("sep_end_device.id", ondelete="CASCADE"), comment="endDeviceLFDI's"
+    )
+    status: Mapped[int] = mapped_column(Integer, comment="ResponseType, table 27")
+    created_time: Mapped[datetime] = mapped_column(comment="UTC, the client's createdDateTime")
+    received_at: Mapped[datetime] = mapped_column(comment="UTC, when the server got it")

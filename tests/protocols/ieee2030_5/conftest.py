@@ -108,6 +108,7 @@ def running(tmp_path: Path, pki: Pki, sep_schema: etree.XMLSchema) -> Iterator[R
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        services.close()
         store.close()
 
 
@@ -132,6 +133,10 @@ def snapshot(running: Running) -> Snapshot:
                 "sep_der_control",
                 "sep_der",
                 "sep_setting",
+                "sep_mirror_usage_point",
+                "sep_mirror_meter_reading",
+                "sep_reading",
+                "sep_der_control_response",
             ):
                 rows = conn.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all()
                 out[table] = [tuple(r) for r in rows]

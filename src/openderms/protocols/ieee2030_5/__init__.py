@@ -2,7 +2,7 @@
 certificate, find their programs and controls, and report their DER.
 
 Layers, with the same file name per function set in each (``dcap``, ``edev``, ``fsa``,
-``derp``, ``der``)::
+``derp``, ``der``, ``metering``)::
 
     api/         Starlette routers: parse, ask a manager, map, respond application/sep+xml
     manager/     logic: who may see what, event status, paging, read caches, internal API

@@ -134,3 +134,50 @@ class Page:
     start: int = 0
     after: int = 0
     limit: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorUsagePointRecord:
+    """A MirrorUsagePoint: where a client mirrors one EndDevice's meter readings."""
+
+    id: int
+    mrid: str
+    end_device_id: int
+    description: str
+    role_flags: str
+    service_category_kind: int
+    status: int
+    post_rate_s: int | None
+    changed_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorMeterReadingRecord:
+    """One measured quantity of a MirrorUsagePoint; ``reading_type`` is the ReadingType's
+    JSON (wire model ``model_dump(mode="json")``)."""
+
+    id: int
+    mrid: str
+    mup_id: int
+    description: str
+    reading_type: dict[str, object]
+    changed_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LatestReading:
+    """The newest value of one MirrorMeterReading of an EndDevice, kept in memory for the
+    control loop: ``value`` = raw x 10^``power_of_ten`` in unit ``uom`` (UomType: 38 W,
+    63 var, 29 V, 33 Hz, 72 Wh; None when the client gave none)."""
+
+    end_device_id: int
+    mmr_mrid: str
+    description: str
+    reading_time: datetime
+    raw: int
+    power_of_ten: int
+    uom: int | None
+
+    @property
+    def value(self) -> float:
+        return self.raw * 10.0**self.power_of_ten

@@ -9,15 +9,19 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
+from openderms.bus.port import MessageBus
 from openderms.protocols.ieee2030_5.manager.dcap import ServerManager
 from openderms.protocols.ieee2030_5.manager.der import DerManager
 from openderms.protocols.ieee2030_5.manager.derp import DerProgramManager
 from openderms.protocols.ieee2030_5.manager.edev import EndDeviceManager
 from openderms.protocols.ieee2030_5.manager.fsa import FsaManager
+from openderms.protocols.ieee2030_5.manager.metering import MeteringManager
+from openderms.protocols.ieee2030_5.manager.telemetry_bus import SubstationOf, TelemetryPublisher
 from openderms.protocols.ieee2030_5.repository.der import DerRepository
 from openderms.protocols.ieee2030_5.repository.derp import DerProgramRepository
 from openderms.protocols.ieee2030_5.repository.edev import EndDeviceRepository
 from openderms.protocols.ieee2030_5.repository.fsa import FsaRepository
+from openderms.protocols.ieee2030_5.repository.metering import MeteringRepository
 from openderms.protocols.ieee2030_5.repository.settings import SettingsRepository
 
 Clock = Callable[[], datetime]
@@ -34,11 +38,27 @@ class Ieee2030_5Services:  # noqa: N801 (the standard's name)
     fsas: FsaManager
     programs: DerProgramManager
     ders: DerManager
+    metering: MeteringManager
+    #: publishes telemetry on the message bus; None: no bus
+    telemetry_bus: TelemetryPublisher | None = None
+
+    def close(self) -> None:
+        """Write the telemetry still queued and stop background work."""
+        self.metering.close()
 
 
-def build_services(engine: Engine, *, pen: int = 0, clock: Clock = utc_now) -> Ieee2030_5Services:
+def build_services(
+    engine: Engine,
+    *,
+    pen: int = 0,
+    clock: Clock = utc_now,
+    bus: MessageBus | None = None,
+    substation_of: SubstationOf | None = None,
+) -> Ieee2030_5Services:
     """Managers on ``engine`` (a store engine, migrated). ``pen`` is the IANA private
-    enterprise number that ends every mRID the server makes."""
+    enterprise number that ends every mRID the server makes. ``bus``: where telemetry is
+    also published (``telemetry.<substation>.<der>``; ``substation_of(der_id)`` names the
+    substation, ``unassigned`` when it says None)."""
     end_device_repo = EndDeviceRepository(engine)
     der_repo = DerRepository(engine)
     end_devices = EndDeviceManager(end_device_repo, der_repo, clock)
@@ -52,4 +72,6 @@ def build_services(engine: Engine, *, pen: int = 0, clock: Clock = utc_now) -> I
         fsas=fsas,
         programs=programs,
         ders=DerManager(der_repo, end_devices, clock),
+        metering=MeteringManager(MeteringRepository(engine), end_device_repo, clock),
+        telemetry_bus=TelemetryPublisher(bus, substation_of) if bus is not None else None,
     )

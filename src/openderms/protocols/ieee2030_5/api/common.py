@@ -24,6 +24,7 @@ from openderms.errors import (
 )
 from openderms.protocols.ieee2030_5.domain import Client
 from openderms.protocols.ieee2030_5.manager.cache import CacheMiss
+from openderms.protocols.ieee2030_5.manager.telemetry import TelemetryBusyError
 from openderms.protocols.ieee2030_5.schema.base import MEDIA_TYPE
 from openderms.protocols.ieee2030_5.schema.error import (
     INVALID_REQUEST_FORMAT,
@@ -106,6 +107,11 @@ def xml(model: BaseXmlModel, status: int = 200, headers: dict[str, str] | None =
 
 async def read_xml(request: Request, model: type[M]) -> M:
     """The request body as ``model`` (``ValidationError`` -> 400 when it is not one)."""
+    return parse_xml(await read_body(request), model)
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body of a 2030.5 media type, at most ``MAX_BODY_BYTES``, without DTD."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in ACCEPTED_BODY_TYPES:
         raise ValidationError([_body_issue("content-type", kind, MEDIA_TYPE)])
@@ -118,6 +124,11 @@ async def read_xml(request: Request, model: type[M]) -> M:
     body = b"".join(chunks)
     if b"<!DOCTYPE" in body or b"<!ENTITY" in body:  # no DTDs: 2030.5 has none
         raise ValidationError([_body_issue("body", "DOCTYPE", "a document without a DTD")])
+    return body
+
+
+def parse_xml(body: bytes, model: type[M]) -> M:
+    """``body`` as ``model`` (``ValidationError`` when it is not one)."""
     try:
         return model.from_xml(body)
     except (ParsingError, PydanticValidationError, ValueError, SyntaxError) as exc:
@@ -143,6 +154,8 @@ async def on_domain_error(request: Request, exc: Exception) -> Response:
             return error_response(404, INVALID_REQUEST_VALUES)
         case ConflictError():
             return error_response(409, INVALID_REQUEST_VALUES)
+        case TelemetryBusyError():
+            return Response(status_code=503, headers={"Retry-After": "5"})
     assert isinstance(exc, OpenDermsError)
     return error_response(500, INVALID_REQUEST_FORMAT)
 

@@ -17,7 +17,10 @@ async def device_capability(request: Request) -> Response:
     s = services(request)
     _, end_devices = await call(s.end_devices.page, who, Page(limit=0))
     programs = await call(s.programs.programs, who)
-    return xml(mapper.device_capability(s.server.poll_rate_s, end_devices, len(programs)))
+    mups = await call(s.metering.mups, who)
+    return xml(
+        mapper.device_capability(s.server.poll_rate_s, end_devices, len(programs), len(mups))
+    )
 
 
 async def time(request: Request) -> Response:

@@ -13,13 +13,16 @@ from openderms.protocols.ieee2030_5.schema.time import Time
 TIME_QUALITY = 4
 
 
-def device_capability(poll_rate_s: int, end_devices: int, programs: int) -> DeviceCapability:
+def device_capability(
+    poll_rate_s: int, end_devices: int, programs: int, mirror_usage_points: int = 0
+) -> DeviceCapability:
     return DeviceCapability(
         href=links.DCAP,
         poll_rate=poll_rate_s,
         der_program_list_link=ListLink(href=links.DERP, all=programs),
         time_link=Link(href=links.TIME),
         end_device_list_link=ListLink(href=links.EDEV, all=end_devices),
+        mirror_usage_point_list_link=ListLink(href=links.MUP, all=mirror_usage_points),
     )
 
 

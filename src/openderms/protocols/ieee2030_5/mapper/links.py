@@ -69,3 +69,14 @@ def curves(program_id: int) -> str:
 
 def curve(program_id: int, curve_id: int) -> str:
     return f"{curves(program_id)}/{curve_id}"
+
+
+MUP = "/mup"
+
+
+def mup(mup_id: int) -> str:
+    return f"{MUP}/{mup_id}"
+
+
+def mmr(mup_id: int, mmr_id: int) -> str:
+    return f"{mup(mup_id)}/mr/{mmr_id}"

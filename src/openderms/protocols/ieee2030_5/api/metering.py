@@ -1,0 +1,113 @@
+"""``/mup`` (MirrorUsagePointList, MirrorUsagePoint: clause 10.7) and the
+MirrorMeterReadings clients post to a usage point. Telemetry is answered only once durable
+(``manager.telemetry``), then published on the bus when the server has one."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from openderms.errors import ValidationError, ValidationIssue
+from openderms.protocols.ieee2030_5.api.common import (
+    call,
+    client,
+    parse_xml,
+    read_body,
+    read_xml,
+    services,
+    xml,
+)
+from openderms.protocols.ieee2030_5.manager.metering import Posted
+from openderms.protocols.ieee2030_5.manager.paging import paged, parse_page
+from openderms.protocols.ieee2030_5.mapper import links
+from openderms.protocols.ieee2030_5.mapper import metering as mapper
+from openderms.protocols.ieee2030_5.schema.metering import (
+    MirrorMeterReading,
+    MirrorMeterReadingList,
+    MirrorUsagePoint,
+)
+
+_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)[\s/>]")
+
+
+async def mup_list(request: Request) -> Response:
+    who = await client(request)
+    s = services(request)
+    mups = await call(s.metering.mups, who)
+    items, total = paged(mups, parse_page(request.query_params))
+    return xml(mapper.mup_list(items, total, s.server.poll_rate_s))
+
+
+async def create_mup(request: Request) -> Response:
+    """201 + Location for a new usage point; 204 (and its Location) when one with the same
+    mRID exists (it is updated)."""
+    who = await client(request)
+    posted = await read_xml(request, MirrorUsagePoint)
+    done = await call(services(request).metering.post_mup, who, posted)
+    await _durable(request, done)
+    location = {"Location": links.mup(done.mup.id)}
+    return Response(status_code=201 if done.created else 204, headers=location)
+
+
+async def mup(request: Request) -> Response:
+    who = await client(request)
+    found, device, readings = await call(
+        services(request).metering.mup, who, request.path_params["mup"]
+    )
+    return xml(mapper.mup(found, device.lfdi, readings))
+
+
+async def post_readings(request: Request) -> Response:
+    """A MirrorMeterReading or a MirrorMeterReadingList: 201 + Location when it created a
+    MirrorMeterReading, else 204."""
+    who = await client(request)
+    body = await read_body(request)
+    match = _ROOT.search(body.split(b"?>", 1)[-1])
+    root = match.group(1) if match else b""
+    if root == b"MirrorMeterReadingList":
+        posted = parse_xml(body, MirrorMeterReadingList).items
+    elif root == b"MirrorMeterReading":
+        posted = [parse_xml(body, MirrorMeterReading)]
+    else:
+        issue = ValidationIssue(
+            "request", "(body)", "root", root.decode(errors="replace"), "a MirrorMeterReading(List)"
+        )
+        raise ValidationError([issue])
+    mup_id = request.path_params["mup"]
+    done = await call(services(request).metering.post_readings, who, mup_id, posted)
+    await _durable(request, done)
+    if done.new_mmr is not None:
+        location = {"Location": links.mmr(mup_id, done.new_mmr.id)}
+        return Response(status_code=201, headers=location)
+    return Response(status_code=204)
+
+
+async def meter_reading(request: Request) -> Response:
+    who = await client(request)
+    args = who, request.path_params["mup"], request.path_params["mmr"]
+    found = await call(services(request).metering.mmr, *args)
+    view = mapper.mmr(found).model_copy(update={"href": links.mmr(found.mup_id, found.id)})
+    return xml(view)
+
+
+async def _durable(request: Request, done: Posted) -> None:
+    """Wait until the readings are committed, then publish them (when there is a bus)."""
+    await asyncio.wrap_future(done.durable)
+    publisher = services(request).telemetry_bus
+    if publisher is not None:
+        await publisher.publish(done.end_device, done.readings)
+
+
+def routes() -> list[Route]:
+    one = links.MUP + "/{mup:int}"
+    return [
+        Route(links.MUP, mup_list, methods=["GET", "HEAD"]),
+        Route(links.MUP, create_mup, methods=["POST"]),
+        Route(one, mup, methods=["GET", "HEAD"]),
+        Route(one, post_readings, methods=["POST"]),
+        Route(one + "/mr/{mmr:int}", meter_reading, methods=["GET", "HEAD"]),
+    ]
