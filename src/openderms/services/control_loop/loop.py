@@ -15,6 +15,7 @@ DER (positive = export), ``substation_p_kw`` positive = import.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -45,7 +46,7 @@ from openderms.services.control_loop.ports import (
 )
 from openderms.services.control_loop.queue import ControlQueue, RetryPolicy
 from openderms.services.control_loop.revert import EpisodeTracker
-from openderms.services.control_loop.state import GridState
+from openderms.services.control_loop.state import DerView, GridState
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +208,7 @@ class ControlLoop:
             off = (
                 (r.p_max_kw is not None and v.p_kw > r.p_max_kw + tol)
                 or (r.p_kw is not None and abs(v.p_kw - r.p_kw) > tol)
-                or (r.q_kvar is not None and abs(v.q_kvar - r.q_kvar) > tol)
+                or (r.q_kvar is not None and abs(v.q_kvar - _q_possible(r.q_kvar, v)) > tol)
             )
             if off:
                 v.ignores_controls = True
@@ -322,6 +323,12 @@ class ControlLoop:
         if out:
             self.audit.write(now, "revert", "every constraint cleared", controls=tuple(out))
         return out
+
+
+def _q_possible(q_kvar: float, v: DerView) -> float:
+    """The vars the DER can give at its present output (inside its ``s_kva`` circle)."""
+    room = math.sqrt(max(v.s_kva**2 - v.p_kw**2, 0.0))
+    return min(max(q_kvar, -room), room)
 
 
 def request_of_renewal(

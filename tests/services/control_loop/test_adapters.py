@@ -1,0 +1,109 @@
+"""The 2030.5 delivery adapter against the server's internal API on SQLite (in process, no
+TLS), and the asyncio runner on the in-process bus."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from openderms.bus import InProcessBus, Message
+from openderms.bus import subjects as sub
+from openderms.protocols.ieee2030_5.schema.derp import ActivePower, ReactivePower
+from openderms.protocols.ieee2030_5.security.identity import ClientIdentity
+from openderms.protocols.ieee2030_5.services import build_services
+from openderms.services.control_loop import (
+    ControlLoopRunner,
+    ControlQueue,
+    ControlRequest,
+    ControlStatus,
+    DefaultControl,
+    DeliveryError,
+)
+from openderms.services.control_loop.ieee2030_5 import Ieee2030_5Delivery, percent_of, scaled
+from openderms.store import Store
+from tests.services.control_loop.conftest import MakeHarness
+
+T0 = datetime(2026, 7, 15, 19, 0, tzinfo=UTC)
+
+
+def test_a_queued_control_reaches_the_der_control_list(sqlite_store: Store) -> None:
+    """IEEE 2030.5 clause 10.10: a DERControl for the EndDevice appears in its program's
+    DERControlList (and is Active inside its interval); cancelling sets it Cancelled."""
+    s = build_services(sqlite_store.engine, pen=7, clock=lambda: T0)
+    agg, dev = ClientIdentity.from_lfdi(f"{1:040x}"), ClientIdentity.from_lfdi(f"{2:040x}")
+    s.end_devices.put_client(agg, "aggregator", "agg")
+    device = s.end_devices.ensure(dev, agg.lfdi, pin=111115, der_id="PV_1")
+    adapter = Ieee2030_5Delivery(s.programs, {"PV_1": device.id}, pen=7)
+    queue = ControlQueue(adapter)
+    req = ControlRequest(
+        "ctl-1", "PV_1", T0, T0 + timedelta(minutes=15), p_max_kw=3.0, q_kvar=-1.25,
+        rated_kw=5.0, reason="overvoltage", constraint="overvoltage:B1",
+    )  # fmt: skip
+    entry = queue.submit(req, "agg", T0)
+    queue.deliver(T0)
+    assert entry.status is ControlStatus.SENT
+    assert entry.handle is not None
+    client = s.end_devices.client(agg)
+    program = s.programs.device_program(device.id)
+    controls = s.programs.controls(client, program.id)
+    assert [c.mrid for c in controls] == [entry.handle.ref]
+    base = controls[0].controls
+    assert base.op_mod_max_lim_w == 6000  # 60.00 % of 5 kW
+    assert base.op_mod_target_var == ReactivePower(value=-1250, multiplier=0)
+    assert controls[0].duration_s == 900
+    assert controls[0].description == "ctl-1"
+    assert [c.mrid for c in s.programs.active_controls(client, program.id)] == [entry.handle.ref]
+    adapter.set_default(DefaultControl("PV_1", 4.0, 5.0))
+    assert s.programs.default_control(client, program.id).der_control_base.op_mod_max_lim_w == 8000
+    queue.cancel("PV_1", T0, "revert")
+    assert s.programs.active_controls(client, program.id) == []
+    with pytest.raises(DeliveryError):
+        adapter.send(ControlRequest("x", "unknown", T0, T0 + timedelta(minutes=1), p_kw=1.0))
+
+
+def test_csip_units() -> None:
+    assert scaled(-250_000.0) == (-25_000, 1)
+    assert scaled(1234.0) == (1234, 0)
+    assert ActivePower(value=scaled(5e6)[0], multiplier=scaled(5e6)[1]).value == 5000
+    assert percent_of(7.5, 5.0) == 10_000
+    assert percent_of(-1.0, 5.0) == 0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_the_runner_publishes_violations_and_plans(make_harness: MakeHarness) -> None:
+    h = make_harness(defaults=False)
+    bus = InProcessBus()
+    runner = ControlLoopRunner(bus, h.loop, h.clock)
+    await runner.start()
+    seen: list[Message] = []
+
+    async def keep(m: Message) -> None:
+        seen.append(m)
+
+    await bus.subscribe("violations.sub1", keep, deliver="all")
+    await bus.subscribe("control_plans.sub1", keep, deliver="all")
+    now = h.clock.now()
+    for der_id, payload in h.fleet.telemetry(now).items():
+        await bus.publish(sub.telemetry("sub1", der_id), payload)
+    await bus.publish(sub.measurements("sub1"), {"loads": {}})
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+        if all(v.last_seen == now for v in h.loop.state.ders.values()):
+            break
+    assert all(v.last_seen == now for v in h.loop.state.ders.values())
+    report = await runner.run_once()
+    assert report.violations
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+        if len(seen) >= 2:
+            break
+    kinds = {m.subject for m in seen}
+    assert kinds == {"violations.sub1", "control_plans.sub1"}
+    plan = next(m.json() for m in seen if m.subject == "control_plans.sub1")
+    assert plan["controls"]
+    assert plan["queued"]
+    await runner.stop()
+    await bus.close()
