@@ -12,7 +12,7 @@ from openderms.control import NetLoadLimits
 from openderms.grid.engines.pgm_model import PgmModel
 from openderms.grid.model import Network
 from openderms.services.control_loop import ControlStatus, LoopConfig
-from openderms.services.control_loop.sim import Harness
+from openderms.services.control_loop.sim import Harness, switch_payload
 from openderms.sim.twin import Twin
 from tests.services.control_loop.conftest import MakeHarness
 
@@ -101,3 +101,22 @@ def test_uc4_peak_import_limit_held_by_storage(small: Twin, make_harness: MakeHa
     assert kinds <= {"battery", "ev_charger"}
     statuses = {e.status for e in h.loop.queue.controls.values()}
     assert statuses <= {ControlStatus.STARTED, ControlStatus.RECEIVED, ControlStatus.SUPERSEDED}
+
+
+def test_unplanned_switching_from_scada_is_redispatched(
+    small: Twin, make_harness: MakeHarness
+) -> None:
+    """A feeder's head breaker opens and the tie closes (SCADA reports it on the bus): the
+    loop re-derives the topology, sees the new violations and clears them."""
+    f1, f2 = small.feeders[0], small.feeders[1]
+    tie = next(t for t in f1.ties if t in f2.ties)
+    h = make_harness(defaults=False)
+    h.run(3)
+    states = {f1.head_breaker: False, tie: True}
+    h.fleet.set_switches(states)
+    h.loop.ingest_switch_states(switch_payload(states), h.clock.now())
+    assert h.loop.audit.actions("switching")
+    assert h.loop.state.switch_changes == 1
+    h.run(5)
+    assert h.ac_violations() == (), controls_text(h)
+    assert any(r.plan is not None for r in h.reports[3:])

@@ -50,6 +50,13 @@ class SimulatedFleet:
         )
         self.net = dataclasses.replace(self.net, loads=loads)
 
+    def set_switches(self, states: Mapping[str, bool]) -> None:
+        """Operate switches in the field (``{switch_id: closed}``)."""
+        switches = tuple(
+            dataclasses.replace(sw, closed=states.get(sw.id, sw.closed)) for sw in self.net.switches
+        )
+        self.net = dataclasses.replace(self.net, switches=switches)
+
     def outputs(self, now: datetime) -> tuple[FloatArray, FloatArray]:
         """What every DER exports now: ``(p_kw, q_kvar)`` in ``net.ders`` order."""
         p = self.available_kw.copy()
