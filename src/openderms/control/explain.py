@@ -23,9 +23,11 @@ _MODEL = "(LinDistFlow, AC-calibrated)"
 
 
 def explain(
-    lg: LinearGrid, res: Resources, lp: LpResult, op: OperatingPoint
+    lg: LinearGrid, res: Resources, lp: LpResult, op: OperatingPoint, before: OperatingPoint
 ) -> list[Reason | None]:
-    """Per resource: the reason it moved (None when it did not); ``op``: the LP's AC point."""
+    """Per resource: the reason it moved (None when it did not). ``op`` is the final LP's AC
+    point (flows for the sensitivities), ``before`` the AC state the dispatch started from
+    (what each reason reports)."""
     moved_p = np.abs(lp.up_kw - lp.dn_kw) > 1e-6
     moved_q = np.abs(lp.q_kvar - res.q_ref_kvar) > 1e-6
     moved = np.flatnonzero(moved_p | moved_q)
@@ -49,8 +51,8 @@ def explain(
             i, b = int(top[j]), int(buses[top[j]])
             over = bool(lp.v_dual[bind[i]] < 0)
             kind: ViolationKind = "overvoltage" if over else "undervoltage"
-            v = op.voltages.v_max_pu[b] if over else op.voltages.v_min_pu[b]
-            lim = op.voltages.limit_max_pu[b] if over else op.voltages.limit_min_pu[b]
+            v = before.voltages.v_max_pu[b] if over else before.voltages.v_min_pu[b]
+            lim = before.voltages.limit_max_pu[b] if over else before.voltages.limit_min_pu[b]
             name, unit = ("dV/dQ", "pu/kvar") if only_q[j] else ("dV/dP", "pu/kW")
             out[int(moved[j])] = Reason(
                 kind,
@@ -75,15 +77,15 @@ def explain(
             out[int(moved[j])] = Reason(
                 "thermal",
                 bid,
-                f"AC {op.loading_pct[br]:.1f} % of rating",
+                f"AC {before.result.loading_pct[int(op.branch_index[br])]:.1f} % of rating",
                 f"{name} {float(op.loading_pct[br]) / s0 * per_unit[j]:.3g} {unit} {_MODEL}",
             )
             best[j] = d * per_unit[j]
 
-    if abs(lp.sub_dual) > _TOL:
+    if abs(lp.sub_dual) > _TOL:  # lossless: only active power moves the substation's flow
         kind_sub: ViolationKind = "net_load_import" if lp.sub_dual < 0 else "reverse_flow"
-        p = op.result.substation_p_kw
-        for j in np.flatnonzero(abs(lp.sub_dual) > best).tolist():
+        p = before.result.substation_p_kw
+        for j in np.flatnonzero((abs(lp.sub_dual) > best) & ~only_q).tolist():
             out[int(moved[j])] = Reason(
                 kind_sub,
                 "substation",

@@ -61,6 +61,10 @@ class LpModel:
         substation: bool,
         elastic: bool = False,
     ) -> None:
+        """Build the structure: ``buses`` (indices) whose voltages are modelled, with their
+        ancestors; ``branches`` (indices into ``op.branch_index``) watched from the start, their
+        facets around ``op``'s flows; ``substation``: a net-load row; ``elastic``: slacks on
+        every limit. Bounds come later, from ``set_point``."""
         t0 = time.perf_counter()
         self.lg, self.res, self.elastic = lg, res, elastic
         topo = lg.topology

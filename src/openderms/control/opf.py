@@ -106,7 +106,7 @@ def dispatch_opf(
         reactive=opt.use_reactive,
     )
     imp, rev = limits.at(when) if limits else (None, None)
-    op = OperatingPoint.from_result(lg, net, base)
+    op = start_op = OperatingPoint.from_result(lg, net, base)
     before = _violations(lg, op, limits, when)
     reach = _reachable_branches(lg, res, op)
     phase["setup"] = time.perf_counter() - t
@@ -147,7 +147,7 @@ def dispatch_opf(
         model.add_branches(branches, op)
         phase["lp_build"] += time.perf_counter() - t
     t = time.perf_counter()
-    reasons = explain(lg, res, lp, inp.op)
+    reasons = explain(lg, res, lp, inp.op, start_op)
     controls = build_controls(
         fleet, res, p_kw, q_kvar, reasons, tolerance_kw=opt.tolerance_kw, start=start, expiry=expiry
     )
