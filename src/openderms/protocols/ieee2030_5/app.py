@@ -20,7 +20,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
 from openderms.errors import OpenDermsError
-from openderms.protocols.ieee2030_5.api import dcap, der, derp, edev, fsa, metering
+from openderms.protocols.ieee2030_5.api import dcap, der, derp, edev, fsa, metering, response
 from openderms.protocols.ieee2030_5.api.common import (
     RenderedCache,
     not_served,
@@ -34,7 +34,6 @@ ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE")
 #: function sets of 2030.5 this server does not serve yet: answered 501 (clause 5.2 / CSIP)
 NOT_SERVED = (
     "/upt",  # UsagePoint (metering)
-    "/rsps",  # ResponseSet
     "/sub",  # Subscription
     "/tp",  # TariffProfile (pricing)
     "/msg",  # MessagingProgram
@@ -71,6 +70,7 @@ def create_2030_5_app(
         *derp.routes(),
         *der.routes(),
         *metering.routes(),
+        *response.routes(),
         *_not_served_routes(),
     ]
     proxies = frozenset(trusted_proxies)

@@ -181,3 +181,17 @@ class LatestReading:
     @property
     def value(self) -> float:
         return self.raw * 10.0**self.power_of_ten
+
+
+@dataclass(frozen=True, slots=True)
+class ControlResponse:
+    """A Response a client posted about a DERControl (``status``: table 27 of 2030.5)."""
+
+    id: int
+    control_mrid: str
+    end_device_id: int
+    lfdi: str
+    der_id: str | None
+    status: int
+    created_time: datetime
+    received_at: datetime

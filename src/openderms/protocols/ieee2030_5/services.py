@@ -16,12 +16,14 @@ from openderms.protocols.ieee2030_5.manager.derp import DerProgramManager
 from openderms.protocols.ieee2030_5.manager.edev import EndDeviceManager
 from openderms.protocols.ieee2030_5.manager.fsa import FsaManager
 from openderms.protocols.ieee2030_5.manager.metering import MeteringManager
+from openderms.protocols.ieee2030_5.manager.response import ResponseManager
 from openderms.protocols.ieee2030_5.manager.telemetry_bus import SubstationOf, TelemetryPublisher
 from openderms.protocols.ieee2030_5.repository.der import DerRepository
 from openderms.protocols.ieee2030_5.repository.derp import DerProgramRepository
 from openderms.protocols.ieee2030_5.repository.edev import EndDeviceRepository
 from openderms.protocols.ieee2030_5.repository.fsa import FsaRepository
 from openderms.protocols.ieee2030_5.repository.metering import MeteringRepository
+from openderms.protocols.ieee2030_5.repository.response import ResponseRepository
 from openderms.protocols.ieee2030_5.repository.settings import SettingsRepository
 
 Clock = Callable[[], datetime]
@@ -39,6 +41,7 @@ class Ieee2030_5Services:  # noqa: N801 (the standard's name)
     programs: DerProgramManager
     ders: DerManager
     metering: MeteringManager
+    responses: ResponseManager
     #: publishes telemetry on the message bus; None: no bus
     telemetry_bus: TelemetryPublisher | None = None
 
@@ -63,8 +66,9 @@ def build_services(
     der_repo = DerRepository(engine)
     end_devices = EndDeviceManager(end_device_repo, der_repo, clock)
     fsas = FsaManager(FsaRepository(engine), end_devices, pen)
+    program_repo = DerProgramRepository(engine)
     programs = DerProgramManager(
-        DerProgramRepository(engine), end_device_repo, end_devices, fsas, clock=clock, pen=pen
+        program_repo, end_device_repo, end_devices, fsas, clock=clock, pen=pen
     )
     return Ieee2030_5Services(
         server=ServerManager(SettingsRepository(engine), clock),
@@ -73,5 +77,8 @@ def build_services(
         programs=programs,
         ders=DerManager(der_repo, end_devices, clock),
         metering=MeteringManager(MeteringRepository(engine), end_device_repo, clock),
+        responses=ResponseManager(
+            ResponseRepository(engine), end_device_repo, program_repo, clock, pen
+        ),
         telemetry_bus=TelemetryPublisher(bus, substation_of) if bus is not None else None,
     )

@@ -3,7 +3,8 @@ mapped once to status codes with a 2030.5 ``Error`` body."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+import re
+from collections.abc import Callable, Hashable, Sequence
 from typing import TypeVar
 
 from pydantic import ValidationError as PydanticValidationError
@@ -133,6 +134,20 @@ def parse_xml(body: bytes, model: type[M]) -> M:
         return model.from_xml(body)
     except (ParsingError, PydanticValidationError, ValueError, SyntaxError) as exc:
         raise ValidationError([_body_issue("body", type(exc).__name__, str(exc)[:200])]) from None
+
+
+_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)[\s/>]")
+
+
+def parse_xml_of(body: bytes, models: Sequence[type[M]]) -> M:
+    """``body`` as the one of ``models`` whose tag its root element has (400 when none)."""
+    found = _ROOT.search(body.split(b"?>", 1)[-1])
+    root = found.group(1).decode(errors="replace") if found else ""
+    for model in models:
+        if model.__xml_tag__ == root:
+            return parse_xml(body, model)
+    expected = " or ".join(str(m.__xml_tag__) for m in models)
+    raise ValidationError([_body_issue("root", root, expected)])
 
 
 def _body_issue(field: str, value: object, expected: str) -> ValidationIssue:

@@ -5,17 +5,15 @@ MirrorMeterReadings clients post to a usage point. Telemetry is answered only on
 from __future__ import annotations
 
 import asyncio
-import re
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from openderms.errors import ValidationError, ValidationIssue
 from openderms.protocols.ieee2030_5.api.common import (
     call,
     client,
-    parse_xml,
+    parse_xml_of,
     read_body,
     read_xml,
     services,
@@ -30,8 +28,6 @@ from openderms.protocols.ieee2030_5.schema.metering import (
     MirrorMeterReadingList,
     MirrorUsagePoint,
 )
-
-_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)[\s/>]")
 
 
 async def mup_list(request: Request) -> Response:
@@ -65,18 +61,12 @@ async def post_readings(request: Request) -> Response:
     """A MirrorMeterReading or a MirrorMeterReadingList: 201 + Location when it created a
     MirrorMeterReading, else 204."""
     who = await client(request)
-    body = await read_body(request)
-    match = _ROOT.search(body.split(b"?>", 1)[-1])
-    root = match.group(1) if match else b""
-    if root == b"MirrorMeterReadingList":
-        posted = parse_xml(body, MirrorMeterReadingList).items
-    elif root == b"MirrorMeterReading":
-        posted = [parse_xml(body, MirrorMeterReading)]
-    else:
-        issue = ValidationIssue(
-            "request", "(body)", "root", root.decode(errors="replace"), "a MirrorMeterReading(List)"
-        )
-        raise ValidationError([issue])
+    kinds: list[type[MirrorMeterReadingList | MirrorMeterReading]] = [
+        MirrorMeterReadingList,
+        MirrorMeterReading,
+    ]
+    doc = parse_xml_of(await read_body(request), kinds)
+    posted = doc.items if isinstance(doc, MirrorMeterReadingList) else [doc]
     mup_id = request.path_params["mup"]
     done = await call(services(request).metering.post_readings, who, mup_id, posted)
     await _durable(request, done)

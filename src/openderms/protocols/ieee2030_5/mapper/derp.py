@@ -20,6 +20,10 @@ from openderms.protocols.ieee2030_5.schema.derp import (
     EventStatus,
 )
 
+#: responseRequired (clause 10.4): bit 0 "message received" and bit 1 "specific response"
+#: (event started, completed, opted out, rejected...), posted to ``replyTo``
+RESPONSE_REQUIRED = "03"
+
 
 def program(item: DerProgram) -> DERProgram:
     return DERProgram(
@@ -54,8 +58,8 @@ def program_list(
 def control(item: DerControl, now: datetime) -> DERControl:
     return DERControl(
         href=links.control(item.program_id, item.id),
-        reply_to=None,
-        response_required="00",
+        reply_to=links.responses(),
+        response_required=RESPONSE_REQUIRED,
         subscribable=0,
         mrid=item.mrid,
         description=item.description or None,

@@ -80,3 +80,20 @@ def mup(mup_id: int) -> str:
 
 def mmr(mup_id: int, mmr_id: int) -> str:
     return f"{mup(mup_id)}/mr/{mmr_id}"
+
+
+RSPS = "/rsps"
+#: the one ResponseSet, of DERControl responses
+DER_RESPONSE_SET_ID = 1
+
+
+def response_set(set_id: int = DER_RESPONSE_SET_ID) -> str:
+    return f"{RSPS}/{set_id}"
+
+
+def responses(set_id: int = DER_RESPONSE_SET_ID) -> str:
+    return f"{response_set(set_id)}/rsp"
+
+
+def response(response_id: int, set_id: int = DER_RESPONSE_SET_ID) -> str:
+    return f"{responses(set_id)}/{response_id}"
