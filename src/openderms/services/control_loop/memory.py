@@ -62,10 +62,13 @@ class InMemoryDelivery:
         self.behaviour = behaviour or LinkBehaviour()
         self._rng = random.Random(seed)
         self._sent: dict[str, _Sent] = {}
-        self._by_der: dict[str, list[str]] = {}
         self._events: list[ResponseEvent] = []
         self._offline: set[str] = set()
         self._latest: dict[str, str] = {}
+        self._waiting: list[str] = []  # sent, not arrived yet
+        self._running: list[str] = []  # arrived, completion not reported yet
+        self._advanced_to: datetime | None = None
+        self._dirty = False
         self._count = 0
         self.defaults: dict[str, DefaultControl] = {}
         self.send_attempts = 0
@@ -83,7 +86,8 @@ class InMemoryDelivery:
         dropped = self._rng.random() < self.behaviour.drop_probability
         arrives = None if dropped else now + timedelta(seconds=self.behaviour.delay_s)
         self._sent[ref] = _Sent(request, ref, arrives)
-        self._by_der.setdefault(request.der_id, []).append(ref)
+        self._waiting.append(ref)
+        self._dirty = True
         return DeliveryHandle(request.control_id, request.der_id, ref)
 
     def cancel(self, handle: DeliveryHandle) -> None:
@@ -92,6 +96,7 @@ class InMemoryDelivery:
         sent = self._sent.get(handle.ref)
         if sent is not None:
             sent.cancelled = True
+            self._dirty = True
 
     def set_default(self, default: DefaultControl) -> None:
         if default.der_id in self._offline:
@@ -107,9 +112,11 @@ class InMemoryDelivery:
     # -- the simulated link ---------------------------------------------------------------
     def set_offline(self, der_ids: Iterable[str]) -> None:
         self._offline.update(der_ids)
+        self._dirty = True
 
     def set_online(self, der_ids: Iterable[str]) -> None:
         self._offline.difference_update(der_ids)
+        self._dirty = True
 
     def is_offline(self, der_id: str) -> bool:
         return der_id in self._offline
@@ -128,27 +135,36 @@ class InMemoryDelivery:
         return r if not s.cancelled and r.start <= now < r.expiry else None
 
     def _advance(self, now: datetime) -> None:
-        for s in self._sent.values():
+        if now == self._advanced_to and not self._dirty:
+            return
+        self._advanced_to, self._dirty = now, False
+        waiting = []
+        for ref in self._waiting:
+            s = self._sent[ref]
             der = s.request.der_id
-            if (
-                not s.arrived
-                and s.arrives is not None
-                and s.arrives <= now
-                and (der not in self._offline)
-            ):
-                s.arrived = True
-                self._latest[der] = s.ref
-                self._events.append(ResponseEvent(s.ref, der, ResponseStatus.RECEIVED, s.arrives))
-                if der not in self.behaviour.ignoring:
-                    at = max(s.arrives, s.request.start)
-                    self._events.append(ResponseEvent(s.ref, der, ResponseStatus.STARTED, at))
-            if (
-                s.arrived
-                and not s.completed
-                and (s.request.expiry <= now or s.cancelled)
-                and der not in self.behaviour.ignoring
-                and der not in self._offline
-            ):
+            if s.arrives is None:
+                continue  # dropped on the way
+            if s.arrives > now or der in self._offline:
+                waiting.append(ref)
+                continue
+            s.arrived = True
+            self._latest[der] = s.ref
+            self._running.append(ref)
+            self._events.append(ResponseEvent(s.ref, der, ResponseStatus.RECEIVED, s.arrives))
+            if der not in self.behaviour.ignoring:
+                at = max(s.arrives, s.request.start)
+                self._events.append(ResponseEvent(s.ref, der, ResponseStatus.STARTED, at))
+        self._waiting = waiting
+        running = []
+        for ref in self._running:
+            s = self._sent[ref]
+            der = s.request.der_id
+            if der in self.behaviour.ignoring:
+                continue
+            if (s.request.expiry <= now or s.cancelled) and der not in self._offline:
                 s.completed = True
                 at = min(now, s.request.expiry)
                 self._events.append(ResponseEvent(s.ref, der, ResponseStatus.COMPLETED, at))
+            else:
+                running.append(ref)
+        self._running = running

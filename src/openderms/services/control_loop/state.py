@@ -27,7 +27,7 @@ import numpy as np
 from openderms.control import Fleet, LinearGrid
 from openderms.control.types import FloatArray
 from openderms.grid.engines.pgm_model import PgmModel
-from openderms.grid.model import Der, Network
+from openderms.grid.model import Network
 from openderms.grid.powerflow import PowerFlowResult
 from openderms.services.control_loop.ports import ControlRequest
 
@@ -112,6 +112,10 @@ class GridState:
             for d in net.ders
         }
         self.switch_changes = 0
+        self._template = Fleet.from_network(net)
+        self._rating_max_kw = np.array([d.p_max_kw for d in net.ders], dtype=np.float64)
+        self._rating_min_kw = np.array([d.p_min_kw for d in net.ders], dtype=np.float64)
+        self._is_ev = np.array([d.kind == "ev_charger" for d in net.ders], dtype=bool)
 
     @property
     def net(self) -> Network:
@@ -148,22 +152,43 @@ class GridState:
 
     def fleet(self) -> Fleet:
         """The dispatch's fleet in ``net.ders`` order: reference = available power (a DER
-        that cannot be controlled: its fallback output, fixed), present = measured output."""
-        net = self.net
-        views = [self.ders[d.id] for d in net.ders]
-        ref = [v.p_available_kw if v.controllable else v.fixed_p_kw for v in views]
-        ders: list[Der] = [
-            dataclasses.replace(d, p_kw=min(max(p, d.p_min_kw), max(d.p_max_kw, p)), q_kvar=0.0)
-            for d, p in zip(net.ders, ref, strict=True)
-        ]
-        fixed = [v.der_id for v in views if not v.controllable]
-        f = Fleet.from_network(dataclasses.replace(net, ders=tuple(ders)), uncontrollable=fixed)
-        p_now = np.array(
-            [v.p_kw if v.controllable else f.p_kw[i] for i, v in enumerate(views)], np.float64
+        that cannot be controlled: its fallback output, fixed), present = measured output.
+        Bounds follow ``Fleet.from_network`` (PV only lowers its export, storage moves in
+        its rating, an idle EV charger cannot move), computed on arrays."""
+        t = self._template
+        views = [self.ders[i] for i in t.ids]
+        ok = np.fromiter((v.controllable for v in views), bool, len(views))
+        ref = np.fromiter(
+            (v.p_available_kw if v.controllable else v.fixed_p_kw for v in views),
+            np.float64,
+            len(views),
         )
-        q_now = np.array([0.0 if v.silent else v.q_kvar for v in views], np.float64)
-        online = self.linear.der_col >= 0
-        return dataclasses.replace(f, p_present_kw=p_now, q_present_kvar=q_now, online=online)
+        p = np.minimum(np.maximum(ref, self._rating_min_kw), np.maximum(self._rating_max_kw, ref))
+        gen, ev = ~t.is_storage, self._is_ev
+        p_max = np.where(gen, np.maximum(p, 0.0), np.maximum(self._rating_max_kw, p))
+        p_min = np.where(
+            gen, np.minimum(np.maximum(self._rating_min_kw, 0.0), p), self._rating_min_kw
+        )
+        p_min = np.minimum(p_min, p)
+        idle = ev & (p == 0.0)
+        p_max = np.where(idle, 0.0, np.where(ev, np.minimum(p_max, 0.0), p_max))
+        p_min = np.where(idle, 0.0, p_min)
+        measured = np.fromiter((v.p_kw for v in views), np.float64, len(views))
+        silent = np.fromiter((v.silent for v in views), bool, len(views))
+        q_now = np.where(
+            silent, 0.0, np.fromiter((v.q_kvar for v in views), np.float64, len(views))
+        )
+        return dataclasses.replace(
+            t,
+            p_kw=p,
+            p_max_kw=p_max,
+            p_min_kw=p_min,
+            q_kvar=np.zeros(len(views)),
+            controllable=ok,
+            online=self.linear.der_col >= 0,
+            p_present_kw=np.where(ok, measured, p),
+            q_present_kvar=q_now,
+        )
 
     def solve(self, p_kw: FloatArray, q_kvar: FloatArray) -> PowerFlowResult:
         """AC power flow with DER at ``p_kw``/``q_kvar`` (generator convention) and the loads."""
