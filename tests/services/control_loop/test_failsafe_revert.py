@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from openderms.control import CLEARING_HYSTERESIS, detect_violations
 from openderms.grid.engines.pgm_model import PgmModel
-from openderms.services.control_loop import LinkBehaviour, LoopConfig
+from openderms.services.control_loop import GridState, LinkBehaviour, LoopConfig
+from openderms.services.control_loop.failsafe import safe_default_caps
 from openderms.sim.twin import Twin
 from tests.services.control_loop.conftest import MakeHarness
 from tests.services.control_loop.test_scenarios import controls_text
@@ -104,3 +105,16 @@ def test_no_revert_inside_the_hysteresis_band(small: Twin, make_harness: MakeHar
     assert not detect_violations(uncontrolled, net)
     assert detect_violations(uncontrolled, net, margins=CLEARING_HYSTERESIS)
     assert h.ac_violations() == ()
+
+
+def test_default_caps_are_safe_with_every_der_at_its_default(small: Twin) -> None:
+    """If every DER lost contact at clear-sky noon and fell to its default cap at once, the
+    AC power flow shows no violation; the caps are shared per service transformer."""
+    net = small.network
+    caps = safe_default_caps(GridState(net))
+    assert set(caps) == {d.id for d in net.ders}
+    p = [min(d.p_kw, caps[d.id]) if d.kind == "pv" else d.p_kw for d in net.ders]
+    result = PgmModel.from_network(net).solve(der_p_kw=p, error_tolerance=1e-6)  # type: ignore[arg-type]
+    assert detect_violations(result, net) == ()
+    assert any(caps[d.id] < d.p_kw for d in net.ders)  # noon needs some caps
+    assert all(caps[d.id] == d.p_max_kw for d in net.ders if d.kind != "pv")

@@ -32,7 +32,7 @@ def safe_default_caps(state: GridState, *, min_share: float = 0.0) -> dict[str, 
     fleet = state.fleet()
     fleet = dataclasses.replace(
         fleet,
-        controllable=np.ones(len(fleet), dtype=bool),
+        controllable=~fleet.is_storage,  # storage keeps its schedule at its default
         p_present_kw=fleet.p_kw.copy(),
         q_present_kvar=np.zeros(len(fleet)),
     )
