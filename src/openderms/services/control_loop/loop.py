@@ -86,6 +86,7 @@ class StepReport:
     sent: int
     newly_silent: tuple[str, ...]
     cleared: tuple[str, ...]
+    actionable: tuple[Violation, ...] = ()  # violations DER can act on (not outside control)
 
 
 class ControlLoop:
@@ -108,6 +109,7 @@ class ControlLoop:
         self.episodes = EpisodeTracker(self.config.hold_s)
         self._pending_defaults: dict[str, DefaultControl] = {}
         self._changed = False
+        self.outside_control: set[str] = set()  # keys no dispatchable DER can relieve
 
     # -- ingest ---------------------------------------------------------------------------
     def ingest_telemetry(self, der_id: str, payload: Mapping[str, Any]) -> None:
@@ -126,6 +128,7 @@ class ControlLoop:
         }
         if self.state.apply_switch_states(states):
             self._changed = True
+            self.outside_control.clear()
             self.audit.write(now, "switching", f"switch states now {states}")
 
     # -- defaults -------------------------------------------------------------------------
@@ -150,18 +153,20 @@ class ControlLoop:
         present = self.state.solve(fleet.p_present_kw, fleet.q_present_kvar)
         net = self.state.net
         violations = detect_violations(present, net, cfg.limits, when=now)
+        actionable = [v for v in violations if v.key not in self.outside_control]
         uncontrolled = self.state.solve(fleet.p_kw, fleet.q_kvar)
         near = detect_violations(uncontrolled, net, cfg.limits, when=now, margins=cfg.hysteresis)
-        for key in self.episodes.open([v.key for v in violations], now):
-            v = next(x for x in violations if x.key == key)
+        for key in self.episodes.open([v.key for v in actionable], now):
+            v = next(x for x in actionable if x.key == key)
             self.audit.write(now, "violation", str(v), constraint=key)
-        cleared = self.episodes.update({v.key for v in (*near, *violations)}, now)
+        still = {v.key for v in (*near, *violations)} - self.outside_control
+        cleared = self.episodes.update(still, now)
         for key in cleared:
             why = f"inside its limit by the hysteresis for {cfg.hold_s:.0f} s without controls"
             self.audit.write(now, "cleared", why, constraint=key)
         plan = quick = None
         queued: list[str] = []
-        if violations or (self.episodes.active and (self._changed or cleared)):
+        if actionable or (self.episodes.active and (self._changed or cleared)):
             quick, plan = self._dispatch(fleet, present, now)
             queued = self._enqueue(plan, now)
         elif self.episodes.active:
@@ -171,7 +176,7 @@ class ControlLoop:
         sent = self.queue.deliver(now)
         return StepReport(
             now, violations, plan, quick, tuple(queued), tuple(cancelled), sent,
-            tuple(newly_silent), tuple(cleared),
+            tuple(newly_silent), tuple(cleared), tuple(actionable),
         )  # fmt: skip
 
     def _send_defaults(self) -> None:
@@ -241,6 +246,12 @@ class ControlLoop:
             opf = dispatch_opf(
                 net, fleet, lg, self._ac, cfg.limits, when=now, options=cfg.options, base=present
             )
+            outside = {v.key for v in opf.outside_control}
+            for key in sorted(outside - self.outside_control):
+                why = "no dispatchable DER behind it: left to the operator"
+                self.audit.write(now, "outside_control", why, constraint=key)
+            self.outside_control = outside
+            self.episodes.drop(outside)
             if opf.ac_violations is not None and not opf.actionable_ac_violations:
                 chosen = opf
             else:

@@ -57,6 +57,11 @@ class EpisodeTracker:
                 del self.episodes[k]
         return done
 
+    def drop(self, keys: Iterable[str]) -> None:
+        """Forget episodes the loop cannot act on (outside DER control)."""
+        for k in keys:
+            self.episodes.pop(k, None)
+
     @property
     def active(self) -> bool:
         return bool(self.episodes)
