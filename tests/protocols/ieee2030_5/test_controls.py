@@ -40,7 +40,7 @@ def test_core_event_status_scheduled_active_cancelled(running: Running) -> None:
     2 Cancelled once cancelled; ActiveDERControlList holds only the active ones."""
     device = provision.end_device(running, "device1")
     program = provision.program(running, [device], "feeder-1")
-    now_mrid = provision.control(running, program.id, start_in_s=-10)
+    now_mrid = provision.control(running, program.id, start_in_s=-10, duration_s=300)
     later_mrid = provision.control(running, program.id, start_in_s=600)
     listed = {c.mrid: c for c in _controls(running, "device1", f"/derp/{program.id}/derc").items}
     assert listed[now_mrid].event_status.current_status == 1

@@ -7,8 +7,11 @@ internal API that the rest of openderms uses to control DER.
     )
 
 Event status (clause 12.1.3) is computed at read time: Scheduled before the interval, Active
-inside it, unless the control was cancelled or superseded. Lists hold the controls whose
-interval has not ended, ordered by start, then creation time descending (clause 12.1.2).
+inside it, unless the control was cancelled or superseded. A new control supersedes the
+program's controls whose intervals overlap its own (same devices, same primacy: the newer
+wins); ``randomize_start_s`` / ``randomize_duration_s`` are passed to clients as given.
+Lists hold the controls whose interval has not ended, ordered by start, then creation time
+descending (clause 12.1.2).
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ from collections.abc import Callable
 from datetime import datetime
 
 from openderms.errors import NotFoundError, ValidationError, ValidationIssue
-from openderms.protocols.ieee2030_5.domain import Client, DerControl, DerCurveRecord, DerProgram
+from openderms.protocols.ieee2030_5.domain import (
+    FINAL_STATUSES,
+    Client,
+    DerControl,
+    DerCurveRecord,
+    DerProgram,
+)
 from openderms.protocols.ieee2030_5.manager.cache import ReadCache, only_cached
 from openderms.protocols.ieee2030_5.manager.edev import EndDeviceManager
 from openderms.protocols.ieee2030_5.manager.fsa import FsaManager, new_mrid
@@ -187,9 +196,24 @@ class DerProgramManager:
             randomize_start_s=randomize_start_s,
             randomize_duration_s=randomize_duration_s,
         )
-        stored = self._repo.add_control(control)
+        stored = self._repo.add_control(control, self._superseded_by(control))
         self._controls.invalidate(program_id)
         return stored.mrid
+
+    def _superseded_by(self, new: DerControl) -> list[int]:
+        """The program's controls ``new`` supersedes (clause 10.2.3, event rules): those not
+        cancelled or superseded already, not ended, whose interval overlaps ``new``'s. All
+        controls of a program go to the same devices with the same primacy, so the newer
+        one wins for the whole overlapping device set; a device's own controls live in its
+        own program and never supersede another device's."""
+        return [
+            c.id
+            for c in self._repo.controls_of(new.program_id)
+            if c.status not in FINAL_STATUSES
+            and c.end() > new.creation_time
+            and c.start < new.end()
+            and new.start < c.end()
+        ]
 
     def cancel_control(self, mrid: str) -> None:
         """Cancel a control (its status becomes Cancelled)."""

@@ -9,7 +9,12 @@ from typing import Any, cast
 from sqlalchemy import Engine, Row, Table, insert, or_, select, update
 
 from openderms.protocols.ieee2030_5.domain import DerControl, DerCurveRecord, DerProgram
-from openderms.protocols.ieee2030_5.schema.derp import DefaultDERControl, DERControlBase, DERCurve
+from openderms.protocols.ieee2030_5.schema.derp import (
+    SUPERSEDED,
+    DefaultDERControl,
+    DERControlBase,
+    DERCurve,
+)
 from openderms.store.engine import writer
 from openderms.store.tables_2030_5 import (
     SepDerControlRow,
@@ -131,7 +136,9 @@ class DerProgramRepository:
 
     # -- controls -----------------------------------------------------------------------
 
-    def add_control(self, control: DerControl) -> DerControl:
+    def add_control(self, control: DerControl, supersede: Sequence[int] = ()) -> DerControl:
+        """Insert ``control`` and, in the same transaction, mark the controls ``supersede``
+        Superseded (as of its creation time)."""
         values = {
             "mrid": control.mrid,
             "program_id": control.program_id,
@@ -146,6 +153,12 @@ class DerProgramRepository:
             "controls": control.controls.model_dump(mode="json", exclude_none=True),
         }
         with self._writer.begin() as conn:
+            if supersede:
+                conn.execute(
+                    update(_C)
+                    .where(_C.c.id.in_(supersede))
+                    .values(status=SUPERSEDED, status_time=control.creation_time)
+                )
             new_id = conn.execute(insert(_C).values(values).returning(_C.c.id)).scalar_one()
             row = conn.execute(select(_C).where(_C.c.id == new_id)).one()
         return _control(row)
