@@ -80,6 +80,7 @@ def run(
     print a summary and write pictures."""
     from openderms.services.twin_day import run_twin_day
 
+    _quiet_highs_banner()
     with console.status(f"building and solving the '{preset}' twin..."):
         report = run_twin_day(preset, seed, out)
     net = report.network
@@ -215,6 +216,22 @@ def twin_build(
     path = NetworkFileStore(workspace).save(twin.network)
     _print_counts(twin.network)
     console.print(f"saved to {path}")
+
+
+def _quiet_highs_banner() -> None:
+    """HiGHS prints a banner on stdout when its first model is made: send it to stderr."""
+    import os
+
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        highspy.Highs()  # type: ignore[no-untyped-call]
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _print_counts(net: Network) -> None:

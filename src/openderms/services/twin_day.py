@@ -1,8 +1,9 @@
 """The main job on the embedded default: a twin substation's noon state and design day.
 
 Builds the twin, derives its topology and topology nodes, solves noon (uncontrolled PV, the
-pilot's problem case) and the 96-step design day, and draws the pictures an operator would
-look at first.
+pilot's problem case) and the 96-step design day, lets the DERMS dispatch the fleet at noon
+(AC-checked LinDistFlow OPF) and draws the pictures an operator would look at first: noon
+uncontrolled, noon under control, and the day.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from openderms.control import ControlPlan, Fleet, LinearGrid, dispatch_opf, pgm_ac
+from openderms.grid.engines.pgm_model import PgmModel
 from openderms.grid.model import Network
 from openderms.grid.powerflow import PowerFlowResult, SeriesResult, solve, solve_series
 from openderms.grid.topology import Topology, derive_topology
@@ -30,6 +33,8 @@ class TwinDayReport:
     topology: Topology
     noon: PowerFlowResult
     day: SeriesResult
+    plan: ControlPlan
+    noon_controlled: PowerFlowResult
     n_topology_nodes: int
     pictures: tuple[Path, ...]
 
@@ -58,6 +63,25 @@ class TwinDayReport:
         yield "noon buses above their limit", f"{len(over):,}"
         yield "noon branches above 100 %", f"{int((noon.loading_pct > 100).sum()):,}"
         yield "noon solve", f"{noon.engine}, {noon.solve_s * 1000:.1f} ms"
+        plan, after = self.plan, self.noon_controlled
+        yield "DERMS at noon: violations before", f"{len(plan.violations_before):,}"
+        yield (
+            "DERMS at noon: controls sent",
+            (
+                f"{len(plan.controls):,} ({plan.q_used_kvar:,.0f} kvar absorbed, "
+                f"{plan.curtailed_kw:,.1f} kW curtailed, {plan.shifted_kw:,.1f} kW storage moved)"
+            ),
+        )
+        left = len(plan.actionable_ac_violations)
+        outside = len(plan.outside_control)
+        yield (
+            "DERMS at noon: AC check after",
+            (
+                f"{left} violations DER can act on; {outside} beyond DER control; "
+                f"{after.v_pu[after.v_pu > 0].max():.4f} pu highest"
+            ),
+        )
+        yield "DERMS at noon: dispatch time", f"{plan.solve_s:.2f} s, {plan.iterations} AC rounds"
         p_mw = day.substation_p_kw / 1000.0
         yield "day: peak import / min import", f"{p_mw.max():,.1f} / {p_mw.min():,.1f} MW"
         lo = np.array([b.v_min_pu for b in net.buses])[[bus_index[b] for b in day.node_bus]]
@@ -81,6 +105,11 @@ def run_twin_day(preset: str, seed: int, out_dir: Path) -> TwinDayReport:
     nodes = group_ders(net, topo)
     noon = solve(net)
     day = solve_series(net, twin.injections)
+    model = PgmModel.from_network(net)
+    fleet = Fleet.from_network(net)
+    ac = pgm_ac(model)
+    plan = dispatch_opf(net, fleet, LinearGrid.build(net), ac, base=noon)
+    after = ac(plan.der_p_kw, plan.der_q_kvar)
     pictures = (
         plot_network_state(
             net,
@@ -89,6 +118,13 @@ def run_twin_day(preset: str, seed: int, out_dir: Path) -> TwinDayReport:
             out_dir / f"{preset}-noon.png",
             f"'{preset}' twin at solar noon, uncontrolled PV ({len(net.ders):,} DER)",
         ),
+        plot_network_state(
+            net,
+            topo,
+            after,
+            out_dir / f"{preset}-noon-controlled.png",
+            f"'{preset}' twin at solar noon under DERMS control ({len(plan.controls):,} controls)",
+        ),
         plot_day(
             twin.timestamps,
             day,
@@ -96,4 +132,4 @@ def run_twin_day(preset: str, seed: int, out_dir: Path) -> TwinDayReport:
             f"'{preset}' twin: design day, uncontrolled DER",
         ),
     )
-    return TwinDayReport(twin, topo, noon, day, len(nodes), pictures)
+    return TwinDayReport(twin, topo, noon, day, plan, after, len(nodes), pictures)
