@@ -63,6 +63,25 @@ def test_a_queued_control_reaches_the_der_control_list(sqlite_store: Store) -> N
         adapter.send(ControlRequest("x", "unknown", T0, T0 + timedelta(minutes=1), p_kw=1.0))
 
 
+def test_a_control_for_a_topology_node_goes_to_its_program(sqlite_store: Store) -> None:
+    """A grouped resource (an aggregator's topology node) is controlled through its
+    DERProgram: one DERControl every EndDevice of the program's FSA sees."""
+    s = build_services(sqlite_store.engine, pen=7, clock=lambda: T0)
+    agg, dev = ClientIdentity.from_lfdi(f"{3:040x}"), ClientIdentity.from_lfdi(f"{4:040x}")
+    s.end_devices.put_client(agg, "aggregator", "agg")
+    device = s.end_devices.ensure(dev, agg.lfdi, pin=111115)
+    fsa = s.fsas.ensure("tx:XF_1")
+    s.fsas.assign(device.id, fsa.id)
+    program = s.programs.ensure_program(fsa.id, "tx:XF_1", 2)
+    adapter = Ieee2030_5Delivery(s.programs, {}, {"tx:XF_1": program.id}, pen=7)
+    handle = adapter.send(
+        ControlRequest("c", "tx:XF_1", T0, T0 + timedelta(minutes=5), p_kw=-40_000.0)
+    )
+    controls = s.programs.controls(s.end_devices.client(agg), program.id)
+    assert [c.mrid for c in controls] == [handle.ref]
+    assert controls[0].controls.op_mod_target_w == ActivePower(value=-4000, multiplier=4)
+
+
 def test_csip_units() -> None:
     assert scaled(-250_000.0) == (-25_000, 1)
     assert scaled(1234.0) == (1234, 0)
