@@ -20,8 +20,12 @@ from openderms.services.control_loop import (
     ControlStatus,
     DefaultControl,
     DeliveryError,
+    DeliveryHandle,
+    ResponseEvent,
+    ResponseStatus,
 )
 from openderms.services.control_loop.ieee2030_5 import Ieee2030_5Delivery, percent_of, scaled
+from openderms.services.control_loop.runner import BusResponses, response_payload
 from openderms.store import Store
 from tests.services.control_loop.conftest import MakeHarness
 
@@ -126,3 +130,42 @@ async def test_the_runner_publishes_violations_and_plans(make_harness: MakeHarne
     assert plan["queued"]
     await runner.stop()
     await bus.close()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_responses_from_the_bus_move_a_control_to_started() -> None:
+    bus = InProcessBus()
+    source = BusResponses(bus, "sub1")
+    await source.start()
+    queue = ControlQueue(RecordingDelivery())
+    entry = queue.submit(
+        ControlRequest("c1", "PV_1", T0, T0 + timedelta(minutes=5), p_max_kw=1.0), "agg", T0
+    )
+    queue.deliver(T0)
+    assert entry.handle is not None
+    for status in (ResponseStatus.RECEIVED, ResponseStatus.STARTED):
+        event = ResponseEvent(entry.handle.ref, "PV_1", status, T0 + timedelta(seconds=2))
+        await bus.publish(sub.responses("sub1"), response_payload(event))
+    got: list[ResponseEvent] = []
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+        got += source.drain()
+        if len(got) == 2:
+            break
+    queue.on_responses(got, T0 + timedelta(seconds=3))
+    assert entry.status is ControlStatus.STARTED
+    assert queue.rates()["all"].first_try == 1
+    await source.stop()
+    await bus.close()
+
+
+class RecordingDelivery:
+    def send(self, request: ControlRequest) -> DeliveryHandle:
+        return DeliveryHandle(request.control_id, request.der_id, f"ref-{request.control_id}")
+
+    def cancel(self, handle: DeliveryHandle) -> None:
+        pass
+
+    def set_default(self, default: DefaultControl) -> None:
+        pass

@@ -38,12 +38,13 @@ from openderms.services.control_loop.queue import (
     DeliveryRates,
     RetryPolicy,
 )
-from openderms.services.control_loop.runner import ControlLoopRunner
+from openderms.services.control_loop.runner import BusResponses, ControlLoopRunner
 from openderms.services.control_loop.state import DerView, GridState
 
 __all__ = [
     "AuditEntry",
     "AuditLog",
+    "BusResponses",
     "Clock",
     "ControlDelivery",
     "ControlLoop",

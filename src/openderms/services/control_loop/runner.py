@@ -4,6 +4,7 @@ Subscribes to ``telemetry.<substation>.*``, ``measurements.<substation>`` and
 ``switch_states.<substation>``; every ``period_s`` runs ``ControlLoop.step`` and publishes
 the violations (``violations.<substation>``, when there are any or they just went away) and
 the chosen plan (``control_plans.<substation>``). ``stop`` ends the subscriptions.
+``BusResponses`` is a ``ResponseSource`` reading DER reports from ``responses.<substation>``.
 """
 
 from __future__ import annotations
@@ -11,14 +12,63 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
+from datetime import datetime
 
 from openderms.bus import Message, MessageBus, Subscription
 from openderms.bus import subjects as sub
 from openderms.services.control_loop.loop import ControlLoop, StepReport
 from openderms.services.control_loop.plans import plan_payload, violations_payload
-from openderms.services.control_loop.ports import Clock
+from openderms.services.control_loop.ports import Clock, ResponseEvent, ResponseStatus
 
 logger = logging.getLogger(__name__)
+
+
+class BusResponses:
+    """A ``ResponseSource`` fed from ``responses.<substation>``: each message is one DER's
+    report ``{"ref": <DeliveryHandle.ref>, "der_id": .., "status": "received" | "started" |
+    "completed" | "not_delivered", "at": <ISO 8601 UTC>}`` (a protocol adapter publishes
+    them, e.g. from 2030.5 Response sets). ``start`` subscribes; ``drain`` hands them over."""
+
+    def __init__(self, bus: MessageBus, substation_id: str) -> None:
+        self.bus, self.substation_id = bus, substation_id
+        self._events: list[ResponseEvent] = []
+        self._sub: Subscription | None = None
+
+    async def start(self) -> None:
+        self._sub = await self.bus.subscribe(
+            sub.responses(self.substation_id), self._on, durable=f"responses-{self.substation_id}"
+        )
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            await self._sub.stop()
+            self._sub = None
+
+    def drain(self) -> Sequence[ResponseEvent]:
+        out, self._events = self._events, []
+        return out
+
+    async def _on(self, msg: Message) -> None:
+        body = msg.json()
+        self._events.append(
+            ResponseEvent(
+                ref=str(body["ref"]),
+                der_id=str(body["der_id"]),
+                status=ResponseStatus(body["status"]),
+                at=datetime.fromisoformat(str(body["at"])),
+            )
+        )
+
+
+def response_payload(event: ResponseEvent) -> dict[str, str]:
+    """The ``responses.<substation>`` body of one report (see ``BusResponses``)."""
+    return {
+        "ref": event.ref,
+        "der_id": event.der_id,
+        "status": event.status.value,
+        "at": event.at.isoformat(),
+    }
 
 
 class ControlLoopRunner:
