@@ -118,3 +118,18 @@ def test_default_caps_are_safe_with_every_der_at_its_default(small: Twin) -> Non
     assert detect_violations(result, net) == ()
     assert any(caps[d.id] < d.p_kw for d in net.ders)  # noon needs some caps
     assert all(caps[d.id] == d.p_max_kw for d in net.ders if d.kind != "pv")
+
+
+def test_der_ignoring_controls_are_readmitted_later(small: Twin, make_harness: MakeHarness) -> None:
+    pv = [d.id for d in small.network.ders if d.kind == "pv"]
+    ignoring = frozenset(pv[::4])
+    config = LoopConfig(readmit_after_s=60.0)
+    h = make_harness(behaviour=LinkBehaviour(delay_s=5.0, ignoring=ignoring), config=config)
+    h.run(10)
+    flagged = {e.controls[0] for e in h.loop.audit.actions("not_followed")}
+    readmitted = {e.controls[0] for e in h.loop.audit.actions("readmitted")}
+    assert readmitted
+    assert readmitted <= flagged
+    entry = h.loop.audit.actions("readmitted")[0]
+    assert entry.actor == "control_loop"
+    assert entry.as_json()["controls"] == [entry.controls[0]]

@@ -52,11 +52,12 @@ from openderms.services.control_loop.state import DerView, GridState
 @dataclass(frozen=True, slots=True)
 class LoopConfig:
     """Tuning of the loop. ``silence_factor``: telemetry periods of silence before a DER is
-    uncontrollable; ``control_duration_s``: each control's expiry after its start (a DER
-    that hears nothing more returns to its default by itself); ``renew_before_s``: renew a
-    control still needed this long before it expires; ``hold_s``: how long an episode must
-    stay clear (by ``hysteresis``) before controls end; ``comply_within_s``: a received
-    control must show in telemetry by then (within ``comply_tolerance_kw``, kW or kvar)."""
+        uncontrollable; ``control_duration_s``: each control's expiry after its start (a DER
+        that hears nothing more returns to its default by itself); ``renew_before_s``: renew a
+        control still needed this long before it expires; ``hold_s``: how long an episode must
+        stay clear (by ``hysteresis``) before controls end; ``comply_within_s``: a received
+        control must show in telemetry by then (within ``comply_tolerance_kw``, kW or kvar); a DER
+    found ignoring its controls is dispatchable again after ``readmit_after_s``."""
 
     substation_id: str = "sub1"
     limits: NetLoadLimits | None = None
@@ -70,6 +71,7 @@ class LoopConfig:
     comply_within_s: float = 90.0
     comply_tolerance_kw: float = 0.5
     setpoint_tolerance_kw: float = 0.2
+    readmit_after_s: float = 3600.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -217,6 +219,7 @@ class ControlLoop:
             )
             if off:
                 v.ignores_controls = True
+                v.ignoring_since = now
                 self.queue.fail_not_followed(v.der_id, now)
                 why = (
                     f"received {r.control_id} but runs at {v.p_kw:.1f} kW {v.q_kvar:.1f} kvar: "
@@ -226,6 +229,13 @@ class ControlLoop:
                     now, "not_followed", why, constraint=r.constraint, controls=(v.der_id,)
                 )
                 newly.append(v.der_id)
+        for v in state.ders.values():
+            if v.ignoring_since is not None and now - v.ignoring_since >= timedelta(
+                seconds=cfg.readmit_after_s
+            ):
+                v.ignores_controls, v.ignoring_since = False, None
+                back.append(v.der_id)
+                self.audit.write(now, "readmitted", "dispatchable again", controls=(v.der_id,))
         if newly or back:
             self._changed = True
         return newly

@@ -49,6 +49,7 @@ class DerView:
     fallback_p_max_kw: float | None = None
     silent: bool = False
     ignores_controls: bool = False
+    ignoring_since: datetime | None = None
 
     @property
     def controllable(self) -> bool:
