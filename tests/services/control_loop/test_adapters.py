@@ -169,3 +169,21 @@ class RecordingDelivery:
 
     def set_default(self, default: DefaultControl) -> None:
         pass
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_the_runner_steps_until_stopped(make_harness: MakeHarness) -> None:
+    h = make_harness(defaults=False)
+    bus = InProcessBus()
+    runner = ControlLoopRunner(bus, h.loop, h.clock, period_s=0.01)
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if h.loop.audit.actions("dispatch"):
+            break
+    stop.set()
+    await asyncio.wait_for(task, 5.0)
+    assert h.loop.audit.actions("dispatch")
+    await bus.close()
