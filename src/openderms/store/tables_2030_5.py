@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openderms.store.tables import ID_LEN, Base
@@ -160,7 +160,7 @@ class SepSettingRow(Base):
     value: Mapped[int] = mapped_column(Integer)
 
 
-# -- revision 0003: metering mirrors and responses ---------------------------------------
+# -- revision 0003: metering mirrors, responses, log events, subscriptions ------------------
 
 
 class SepMirrorUsagePointRow(Base):
@@ -228,3 +228,56 @@ class SepDerControlResponseRow(Base):
     status: Mapped[int] = mapped_column(Integer, comment="ResponseType, table 27")
     created_time: Mapped[datetime] = mapped_column(comment="UTC, the client's createdDateTime")
     received_at: Mapped[datetime] = mapped_column(comment="UTC, when the server got it")
+
+
+class SepLogEventRow(Base):
+    """A LogEvent a client posted for its EndDevice (``/edev/{id}/lel``)."""
+
+    __tablename__ = "sep_log_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    end_device_id: Mapped[int] = mapped_column(
+        ForeignKey("sep_end_device.id", ondelete="CASCADE"), index=True
+    )
+    created_time: Mapped[datetime] = mapped_column(comment="UTC, createdDateTime")
+    details: Mapped[str | None] = mapped_column(String(32))
+    extended_data: Mapped[int | None] = mapped_column(BigInteger, comment="UInt32")
+    function_set: Mapped[int] = mapped_column(Integer, comment="UInt8")
+    log_event_code: Mapped[int] = mapped_column(Integer, comment="UInt8")
+    log_event_id: Mapped[int] = mapped_column(Integer, comment="UInt16")
+    log_event_pen: Mapped[int] = mapped_column(BigInteger, comment="IANA PEN, UInt32")
+    profile_id: Mapped[int] = mapped_column(Integer, comment="UInt8")
+    received_at: Mapped[datetime] = mapped_column(comment="UTC")
+
+
+class SepSubscriptionRow(Base):
+    """A Subscription of an EndDevice (``/edev/{id}/sub/{n}``) to a list resource."""
+
+    __tablename__ = "sep_subscription"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    end_device_id: Mapped[int] = mapped_column(
+        ForeignKey("sep_end_device.id", ondelete="CASCADE"), index=True
+    )
+    subscribed_resource: Mapped[str] = mapped_column(String(255), index=True, comment="path")
+    encoding: Mapped[int] = mapped_column(Integer, comment="0 XML")
+    level: Mapped[str] = mapped_column(String(16), comment="e.g. +S1")
+    limit: Mapped[int] = mapped_column(BigInteger, comment="most list items notified")
+    notification_uri: Mapped[str] = mapped_column(String(255), comment="absolute https URI")
+    created_at: Mapped[datetime] = mapped_column(comment="UTC")
+
+
+class SepNotificationRow(Base):
+    """A Notification not yet delivered: kept until its subscriber answers 2xx, so delivery
+    survives a restart; ``next_attempt_at`` backs off exponentially."""
+
+    __tablename__ = "sep_notification"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("sep_subscription.id", ondelete="CASCADE"), index=True
+    )
+    body: Mapped[str] = mapped_column(Text, comment="the Notification XML")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True, comment="UTC")
+    created_at: Mapped[datetime] = mapped_column(comment="UTC")

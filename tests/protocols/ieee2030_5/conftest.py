@@ -137,6 +137,9 @@ def snapshot(running: Running) -> Snapshot:
                 "sep_mirror_meter_reading",
                 "sep_reading",
                 "sep_der_control_response",
+                "sep_log_event",
+                "sep_subscription",
+                "sep_notification",
             ):
                 rows = conn.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all()
                 out[table] = [tuple(r) for r in rows]

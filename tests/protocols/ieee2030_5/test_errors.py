@@ -76,7 +76,7 @@ def test_err_wrong_content_type_is_refused(running: Running, snapshot: Snapshot)
     assert snapshot() == before
 
 
-@pytest.mark.parametrize("path", ["/upt", "/tp", "/sub/1", "/edev/{id}/lel", "/edev/{id}/di"])
+@pytest.mark.parametrize("path", ["/upt", "/tp", "/sub/1", "/edev/{id}/dstat", "/edev/{id}/di"])
 def test_err_function_sets_not_served_are_501(running: Running, path: str) -> None:
     """IEEE 2030.5: a server answers 501 Not Implemented for a function set it does not
     implement."""

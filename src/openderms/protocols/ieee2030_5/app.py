@@ -20,7 +20,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
 from openderms.errors import OpenDermsError
-from openderms.protocols.ieee2030_5.api import dcap, der, derp, edev, fsa, metering, response
+from openderms.protocols.ieee2030_5.api import dcap, der, derp, edev, fsa, log, metering, response
 from openderms.protocols.ieee2030_5.api.common import (
     RenderedCache,
     not_served,
@@ -42,7 +42,6 @@ NOT_SERVED = (
     "/ppy",  # Prepayment
     "/bill",  # CustomerAccount (billing)
     "/edev/{edev:int}/sub",  # Subscription of an EndDevice
-    "/edev/{edev:int}/lel",  # LogEvent
     "/edev/{edev:int}/di",  # DeviceInformation
     "/edev/{edev:int}/dstat",  # DeviceStatus
     "/edev/{edev:int}/ps",  # PowerStatus
@@ -71,6 +70,7 @@ def create_2030_5_app(
         *der.routes(),
         *metering.routes(),
         *response.routes(),
+        *log.routes(),
         *_not_served_routes(),
     ]
     proxies = frozenset(trusted_proxies)

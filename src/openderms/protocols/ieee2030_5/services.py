@@ -15,6 +15,7 @@ from openderms.protocols.ieee2030_5.manager.der import DerManager
 from openderms.protocols.ieee2030_5.manager.derp import DerProgramManager
 from openderms.protocols.ieee2030_5.manager.edev import EndDeviceManager
 from openderms.protocols.ieee2030_5.manager.fsa import FsaManager
+from openderms.protocols.ieee2030_5.manager.log import LogEventManager
 from openderms.protocols.ieee2030_5.manager.metering import MeteringManager
 from openderms.protocols.ieee2030_5.manager.response import ResponseManager
 from openderms.protocols.ieee2030_5.manager.telemetry_bus import SubstationOf, TelemetryPublisher
@@ -22,6 +23,7 @@ from openderms.protocols.ieee2030_5.repository.der import DerRepository
 from openderms.protocols.ieee2030_5.repository.derp import DerProgramRepository
 from openderms.protocols.ieee2030_5.repository.edev import EndDeviceRepository
 from openderms.protocols.ieee2030_5.repository.fsa import FsaRepository
+from openderms.protocols.ieee2030_5.repository.log import LogEventRepository
 from openderms.protocols.ieee2030_5.repository.metering import MeteringRepository
 from openderms.protocols.ieee2030_5.repository.response import ResponseRepository
 from openderms.protocols.ieee2030_5.repository.settings import SettingsRepository
@@ -42,6 +44,7 @@ class Ieee2030_5Services:  # noqa: N801 (the standard's name)
     ders: DerManager
     metering: MeteringManager
     responses: ResponseManager
+    log_events: LogEventManager
     #: publishes telemetry on the message bus; None: no bus
     telemetry_bus: TelemetryPublisher | None = None
 
@@ -80,5 +83,6 @@ def build_services(
         responses=ResponseManager(
             ResponseRepository(engine), end_device_repo, program_repo, clock, pen
         ),
+        log_events=LogEventManager(LogEventRepository(engine), end_devices, clock),
         telemetry_bus=TelemetryPublisher(bus, substation_of) if bus is not None else None,
     )

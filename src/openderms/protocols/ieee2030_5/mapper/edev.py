@@ -18,6 +18,7 @@ def end_device(device: EndDevice, post_rate_s: int) -> EndDeviceXml:
         der_list_link=ListLink(href=links.der_list(device.id)),
         device_category=device.device_category,
         lfdi=device.lfdi.upper(),
+        log_event_list_link=ListLink(href=links.log_events(device.id)),
         sfdi=device.sfdi,
         changed_time=links.epoch_s(device.changed_time),
         enabled=device.enabled,

@@ -97,3 +97,19 @@ def responses(set_id: int = DER_RESPONSE_SET_ID) -> str:
 
 def response(response_id: int, set_id: int = DER_RESPONSE_SET_ID) -> str:
     return f"{responses(set_id)}/{response_id}"
+
+
+def log_events(end_device_id: int) -> str:
+    return f"{edev(end_device_id)}/lel"
+
+
+def log_event(end_device_id: int, log_event_id: int) -> str:
+    return f"{log_events(end_device_id)}/{log_event_id}"
+
+
+def subscriptions(end_device_id: int) -> str:
+    return f"{edev(end_device_id)}/sub"
+
+
+def subscription(end_device_id: int, subscription_id: int) -> str:
+    return f"{subscriptions(end_device_id)}/{subscription_id}"

@@ -23,6 +23,7 @@ class EndDevice(SubscribableResource, tag="EndDevice"):
     der_list_link: ListLink | None = element(tag="DERListLink", default=None)
     device_category: HexBinary32 | None = element(tag="deviceCategory", default=None)
     lfdi: HexBinary160 | None = element(tag="lFDI", default=None)
+    log_event_list_link: ListLink | None = element(tag="LogEventListLink", default=None)
     sfdi: SFDI = element(tag="sFDI")
     changed_time: TimeType = element(tag="changedTime")
     enabled: XmlBool | None = element(tag="enabled", default=None)
@@ -31,6 +32,7 @@ class EndDevice(SubscribableResource, tag="EndDevice"):
     )
     post_rate: UInt32 | None = element(tag="postRate", default=None)
     registration_link: Link | None = element(tag="RegistrationLink", default=None)
+    subscription_list_link: ListLink | None = element(tag="SubscriptionListLink", default=None)
 
 
 class EndDeviceList(SubscribableList, tag="EndDeviceList"):

@@ -1,5 +1,6 @@
 """The IEEE 2030.5 server's metering mirrors (MirrorUsagePoint, MirrorMeterReading and the
-append-only telemetry table ``sep_reading``) and the Responses clients post about DERControls.
+append-only telemetry table ``sep_reading``), the Responses clients post about DERControls,
+LogEvents, Subscriptions and the Notifications still to deliver.
 
 Revision ID: 0003
 Revises: 0002
@@ -68,6 +69,30 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_table(
+        "sep_log_event",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("end_device_id", sa.Integer(), nullable=False),
+        sa.Column("created_time", _utc(), nullable=False, comment="UTC, createdDateTime"),
+        sa.Column("details", sa.String(length=32), nullable=True),
+        sa.Column("extended_data", sa.BigInteger(), nullable=True, comment="UInt32"),
+        sa.Column("function_set", sa.Integer(), nullable=False, comment="UInt8"),
+        sa.Column("log_event_code", sa.Integer(), nullable=False, comment="UInt8"),
+        sa.Column("log_event_id", sa.Integer(), nullable=False, comment="UInt16"),
+        sa.Column("log_event_pen", sa.BigInteger(), nullable=False, comment="IANA PEN, UInt32"),
+        sa.Column("profile_id", sa.Integer(), nullable=False, comment="UInt8"),
+        sa.Column("received_at", _utc(), nullable=False, comment="UTC"),
+        sa.ForeignKeyConstraint(
+            ["end_device_id"],
+            ["sep_end_device.id"],
+            name=op.f("fk_sep_log_event_end_device_id_sep_end_device"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sep_log_event")),
+    )
+    op.create_index(
+        op.f("ix_sep_log_event_end_device_id"), "sep_log_event", ["end_device_id"], unique=False
+    )
+    op.create_table(
         "sep_mirror_usage_point",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("mrid", sa.String(length=32), nullable=False, comment="32 hex"),
@@ -96,6 +121,38 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_table(
+        "sep_subscription",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("end_device_id", sa.Integer(), nullable=False),
+        sa.Column("subscribed_resource", sa.String(length=255), nullable=False, comment="path"),
+        sa.Column("encoding", sa.Integer(), nullable=False, comment="0 XML"),
+        sa.Column("level", sa.String(length=16), nullable=False, comment="e.g. +S1"),
+        sa.Column("limit", sa.BigInteger(), nullable=False, comment="most list items notified"),
+        sa.Column(
+            "notification_uri", sa.String(length=255), nullable=False, comment="absolute https URI"
+        ),
+        sa.Column("created_at", _utc(), nullable=False, comment="UTC"),
+        sa.ForeignKeyConstraint(
+            ["end_device_id"],
+            ["sep_end_device.id"],
+            name=op.f("fk_sep_subscription_end_device_id_sep_end_device"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sep_subscription")),
+    )
+    op.create_index(
+        op.f("ix_sep_subscription_end_device_id"),
+        "sep_subscription",
+        ["end_device_id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_sep_subscription_subscribed_resource"),
+        "sep_subscription",
+        ["subscribed_resource"],
+        unique=False,
+    )
+    op.create_table(
         "sep_mirror_meter_reading",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("mrid", sa.String(length=32), nullable=False, comment="32 hex"),
@@ -118,15 +175,51 @@ def upgrade() -> None:
         ["mup_id"],
         unique=False,
     )
+    op.create_table(
+        "sep_notification",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("subscription_id", sa.Integer(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False, comment="the Notification XML"),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", _utc(), nullable=False, comment="UTC"),
+        sa.Column("created_at", _utc(), nullable=False, comment="UTC"),
+        sa.ForeignKeyConstraint(
+            ["subscription_id"],
+            ["sep_subscription.id"],
+            name=op.f("fk_sep_notification_subscription_id_sep_subscription"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sep_notification")),
+    )
+    op.create_index(
+        op.f("ix_sep_notification_next_attempt_at"),
+        "sep_notification",
+        ["next_attempt_at"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_sep_notification_subscription_id"),
+        "sep_notification",
+        ["subscription_id"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_sep_notification_subscription_id"), table_name="sep_notification")
+    op.drop_index(op.f("ix_sep_notification_next_attempt_at"), table_name="sep_notification")
+    op.drop_table("sep_notification")
     op.drop_index(op.f("ix_sep_mirror_meter_reading_mup_id"), table_name="sep_mirror_meter_reading")
     op.drop_table("sep_mirror_meter_reading")
+    op.drop_index(op.f("ix_sep_subscription_subscribed_resource"), table_name="sep_subscription")
+    op.drop_index(op.f("ix_sep_subscription_end_device_id"), table_name="sep_subscription")
+    op.drop_table("sep_subscription")
     op.drop_index(
         op.f("ix_sep_mirror_usage_point_end_device_id"), table_name="sep_mirror_usage_point"
     )
     op.drop_table("sep_mirror_usage_point")
+    op.drop_index(op.f("ix_sep_log_event_end_device_id"), table_name="sep_log_event")
+    op.drop_table("sep_log_event")
     op.drop_index(
         op.f("ix_sep_der_control_response_control_mrid"), table_name="sep_der_control_response"
     )
