@@ -246,6 +246,9 @@ class ControlLoop:
     def _dispatch(
         self, fleet: Fleet, present: PowerFlowResult, now: datetime
     ) -> tuple[ControlPlan, ControlPlan]:
+        """Both tiers from the present state; returns (heuristic, chosen). The OPF's plan is
+        chosen when its AC checks end clean (of what DER can act on); else the heuristic's if
+        an AC check of it is clean; else the OPF's best effort."""
         cfg, st = self.config, self.state
         net, lg = st.net, st.linear
         quick = dispatch_heuristic(
