@@ -17,7 +17,8 @@ their share with other DER). Prints:
   shows at the end that DER could act on (goal 0); ``violations_outside_der_control``: the
   others (a service transformer overloaded by its own load, no DER behind it);
   ``violation_steps``: loop steps that saw an actionable one;
-- control counts (queued, sends, by final status), DER flagged as ignoring controls;
+- control counts (queued: from a dispatch or renewing one before its expiry; sends; by final
+  status), DER flagged as ignoring controls;
 - timings: ``step_ms`` (median, p95, max), ``dispatch_ms`` (median, max), ``defaults_s``.
 """
 
@@ -110,6 +111,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "violations_outside_der_control": outside,
         "violation_steps": sum(1 for r in h.reports if r.actionable),
         "controls_queued": len(loop.queue.controls),
+        "controls_from_dispatch": len(loop.audit.actions("control_queued")),
+        "controls_renewed": len(loop.audit.actions("control_renewed")),
+        "reverts": len(loop.audit.actions("revert")),
         "sends": loop.queue.sends,
         "send_failures": link.send_failures,
         "controls_by_status": dict(sorted(statuses.items())),
