@@ -11,6 +11,7 @@ import pytest
 from openderms.bus import InProcessBus, Message
 from openderms.bus import subjects as sub
 from openderms.protocols.ieee2030_5.schema.derp import ActivePower, ReactivePower
+from openderms.protocols.ieee2030_5.schema.response import DERControlResponse
 from openderms.protocols.ieee2030_5.security.identity import ClientIdentity
 from openderms.protocols.ieee2030_5.services import build_services
 from openderms.services.control_loop import (
@@ -25,6 +26,7 @@ from openderms.services.control_loop import (
     ResponseStatus,
 )
 from openderms.services.control_loop.ieee2030_5 import Ieee2030_5Delivery, percent_of, scaled
+from openderms.services.control_loop.ieee2030_5_responses import Ieee2030_5Responses
 from openderms.services.control_loop.runner import BusResponses, response_payload
 from openderms.store import Store
 from tests.services.control_loop.conftest import MakeHarness
@@ -187,3 +189,36 @@ async def test_the_runner_steps_until_stopped(make_harness: MakeHarness) -> None
     await asyncio.wait_for(task, 5.0)
     assert h.loop.audit.actions("dispatch")
     await bus.close()
+
+
+def test_device_responses_track_a_2030_5_control(sqlite_store: Store) -> None:
+    """IEEE 2030.5 clause 10.4 (table 27): the device's Responses to its DERControl (1
+    received, 2 started) move the queued control along; an opt-out (4) is not delivered."""
+    s = build_services(sqlite_store.engine, pen=7, clock=lambda: T0)
+    dev = ClientIdentity.from_lfdi(f"{5:040x}")
+    device = s.end_devices.ensure(dev, pin=111115, der_id="PV_5")
+    source = Ieee2030_5Responses(s.responses, lambda: T0)
+    adapter = Ieee2030_5Delivery(s.programs, {"PV_5": device.id}, pen=7, responses=source)
+    queue = ControlQueue(adapter)
+    end = T0 + timedelta(minutes=15)
+    entry = queue.submit(ControlRequest("c5", "PV_5", T0, end, p_max_kw=2.0, rated_kw=4.0), "-", T0)
+    queue.deliver(T0)
+    assert entry.handle is not None
+    client = s.end_devices.client(dev)
+    for status in (1, 2):
+        s.responses.post(
+            client,
+            DERControlResponse(end_device_lfdi=dev.lfdi, status=status, subject=entry.handle.ref),
+        )
+    queue.on_responses(source.drain(), T0)
+    assert entry.status is ControlStatus.STARTED
+    assert entry.received_at is not None
+    assert source.drain() == []  # each response once
+    other = queue.submit(ControlRequest("c6", "PV_5", T0, end, p_max_kw=1.0, rated_kw=4.0), "-", T0)
+    queue.deliver(T0)
+    assert other.handle is not None
+    s.responses.post(
+        client, DERControlResponse(end_device_lfdi=dev.lfdi, status=4, subject=other.handle.ref)
+    )
+    events = source.drain()
+    assert [e.status for e in events] == [ResponseStatus.NOT_DELIVERED]

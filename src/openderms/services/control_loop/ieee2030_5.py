@@ -32,6 +32,7 @@ from openderms.protocols.ieee2030_5.schema.derp import (
     DERControlBase,
     ReactivePower,
 )
+from openderms.services.control_loop.ieee2030_5_responses import Ieee2030_5Responses
 from openderms.services.control_loop.ports import (
     ControlRequest,
     DefaultControl,
@@ -74,7 +75,8 @@ def control_base(r: ControlRequest) -> DERControlBase:
 class Ieee2030_5Delivery:  # noqa: N801 (the standard's name)
     """Controls as DERControls of the 2030.5 server. ``device_of`` maps DER ids to EndDevice
     ids; ``program_of`` maps ids of grouped resources (a topology node an aggregator serves)
-    to DERProgram ids. ``pen``: the server's private enterprise number (for mRIDs)."""
+    to DERProgram ids; ``pen``: the server's private enterprise number (for mRIDs);
+    ``responses``: told of every control sent, so the loop hears the devices' Responses."""
 
     def __init__(
         self,
@@ -83,8 +85,10 @@ class Ieee2030_5Delivery:  # noqa: N801 (the standard's name)
         program_of: Mapping[str, int] | None = None,
         *,
         pen: int = 0,
+        responses: Ieee2030_5Responses | None = None,
     ) -> None:
         self._programs = programs
+        self._responses = responses
         self._device_of = dict(device_of)
         self._program_of = dict(program_of or {})
         self._pen = pen
@@ -103,7 +107,10 @@ class Ieee2030_5Delivery:  # noqa: N801 (the standard's name)
             )
         except OpenDermsError as exc:
             raise DeliveryError(f"2030.5 refused {request.control_id}: {exc}") from exc
-        return DeliveryHandle(request.control_id, request.der_id, mrid)
+        handle = DeliveryHandle(request.control_id, request.der_id, mrid)
+        if self._responses is not None:
+            self._responses.watch(handle, request.expiry)
+        return handle
 
     def cancel(self, handle: DeliveryHandle) -> None:
         try:
