@@ -11,27 +11,30 @@ acknowledged say nothing new. A control is no longer followed an hour after its 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
 from openderms.protocols.ieee2030_5.manager.response import ResponseManager
 from openderms.services.control_loop.ports import DeliveryHandle, ResponseEvent, ResponseStatus
 
-#: table 27 status -> what the queue tracks (None: nothing new)
-STATUS_OF: dict[int, ResponseStatus | None] = {
-    1: ResponseStatus.RECEIVED,
-    2: ResponseStatus.STARTED,
-    3: ResponseStatus.COMPLETED,
-    4: ResponseStatus.NOT_DELIVERED,  # opted out
-    8: ResponseStatus.NOT_DELIVERED,  # partial opt-out
-    10: ResponseStatus.NOT_DELIVERED,  # completed with no participation
-    12: ResponseStatus.NOT_DELIVERED,  # cannot be displayed
-    13: ResponseStatus.NOT_DELIVERED,  # aborted: server event
-    14: ResponseStatus.NOT_DELIVERED,  # aborted: program event
-    252: ResponseStatus.NOT_DELIVERED,  # rejected: not applicable
-    253: ResponseStatus.NOT_DELIVERED,  # rejected: invalid event
-    254: ResponseStatus.NOT_DELIVERED,  # rejected: received late
-}
+#: table 27 status -> what the queue tracks (read-only; missing: nothing new)
+STATUS_OF: Mapping[int, ResponseStatus | None] = MappingProxyType(
+    {
+        1: ResponseStatus.RECEIVED,
+        2: ResponseStatus.STARTED,
+        3: ResponseStatus.COMPLETED,
+        4: ResponseStatus.NOT_DELIVERED,  # opted out
+        8: ResponseStatus.NOT_DELIVERED,  # partial opt-out
+        10: ResponseStatus.NOT_DELIVERED,  # completed with no participation
+        12: ResponseStatus.NOT_DELIVERED,  # cannot be displayed
+        13: ResponseStatus.NOT_DELIVERED,  # aborted: server event
+        14: ResponseStatus.NOT_DELIVERED,  # aborted: program event
+        252: ResponseStatus.NOT_DELIVERED,  # rejected: not applicable
+        253: ResponseStatus.NOT_DELIVERED,  # rejected: invalid event
+        254: ResponseStatus.NOT_DELIVERED,  # rejected: received late
+    }
+)
 _KEEP_AFTER_EXPIRY = timedelta(hours=1)
 
 

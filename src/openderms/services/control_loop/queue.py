@@ -51,8 +51,6 @@ class ControlStatus(enum.Enum):
 
 OPEN = frozenset({ControlStatus.QUEUED, ControlStatus.SENT, ControlStatus.RECEIVED,
                   ControlStatus.STARTED})  # fmt: skip
-RECEIVED_OR_LATER = frozenset({ControlStatus.RECEIVED, ControlStatus.STARTED,
-                               ControlStatus.COMPLETED})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,14 +197,13 @@ class ControlQueue:
             if entry.received_at is None:
                 entry.received_at = ev.at
                 entry.received_attempt = entry.attempts
-            if entry.status not in OPEN and not (
-                ev.status is ResponseStatus.COMPLETED and entry.status is ControlStatus.CANCELLED
-            ):
-                continue
+                entry.deliverable = True  # it did arrive, even if superseded meanwhile
+            if entry.status not in OPEN:
+                continue  # superseded, cancelled or done: its receipt is noted above
             new = {1: ControlStatus.RECEIVED, 2: ControlStatus.STARTED, 3: ControlStatus.COMPLETED}
             rank = order[ev.status]
             current = {ControlStatus.RECEIVED: 1, ControlStatus.STARTED: 2}.get(entry.status, 0)
-            if entry.status in OPEN and rank > current:
+            if rank > current:
                 entry.move(ev.at, new[rank])
                 if rank == 3:
                     self._close(entry)
