@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ import uvicorn
 from lxml import etree
 
 from openderms.protocols.ieee2030_5.app import create_2030_5_app
+from openderms.protocols.ieee2030_5.manager.pubsub import DeliveryPolicy
 from openderms.protocols.ieee2030_5.security.ca import CertificateAuthority, PemPaths
 from openderms.protocols.ieee2030_5.security.identity import ClientIdentity
 from openderms.protocols.ieee2030_5.security.tls import client_context
@@ -81,6 +83,15 @@ class Running:
             assert_valid(self.schema, response.content)
 
 
+#: Notification retries of the tests: 50 ms doubling up to 0.5 s
+FAST_RETRIES = DeliveryPolicy(backoff_s=0.05, max_backoff_s=0.5, max_attempts=100, timeout_s=2)
+
+
+def notify_context(pki: Pki) -> ssl.SSLContext:
+    """What the server POSTs Notifications with: trusts the test CA."""
+    return ssl.create_default_context(cafile=str(pki.ca))
+
+
 def serve_in_thread(config: uvicorn.Config) -> tuple[uvicorn.Server, threading.Thread]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="ieee2030_5-test", daemon=True)
@@ -97,7 +108,9 @@ def serve_in_thread(config: uvicorn.Config) -> tuple[uvicorn.Server, threading.T
 def running(tmp_path: Path, pki: Pki, sep_schema: etree.XMLSchema) -> Iterator[Running]:
     """A fresh server (own SQLite store) on a free loopback port."""
     store = open_store(f"sqlite:///{tmp_path / 'sep.db'}")
-    services = build_services(store.engine, pen=12345)
+    services = build_services(
+        store.engine, pen=12345, notify_tls=notify_context(pki), notify_policy=FAST_RETRIES
+    )
     app = create_2030_5_app(services)
     tls = TlsFiles(cert=pki.server.cert, key=pki.server.key, client_ca=pki.ca)
     config = tls_config(app, tls, host="127.0.0.1", port=0, log_level="warning")

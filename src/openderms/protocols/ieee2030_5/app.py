@@ -20,7 +20,17 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
 from openderms.errors import OpenDermsError
-from openderms.protocols.ieee2030_5.api import dcap, der, derp, edev, fsa, log, metering, response
+from openderms.protocols.ieee2030_5.api import (
+    dcap,
+    der,
+    derp,
+    edev,
+    fsa,
+    log,
+    metering,
+    pubsub,
+    response,
+)
 from openderms.protocols.ieee2030_5.api.common import (
     RenderedCache,
     not_served,
@@ -41,7 +51,6 @@ NOT_SERVED = (
     "/file",  # File
     "/ppy",  # Prepayment
     "/bill",  # CustomerAccount (billing)
-    "/edev/{edev:int}/sub",  # Subscription of an EndDevice
     "/edev/{edev:int}/di",  # DeviceInformation
     "/edev/{edev:int}/dstat",  # DeviceStatus
     "/edev/{edev:int}/ps",  # PowerStatus
@@ -71,6 +80,7 @@ def create_2030_5_app(
         *metering.routes(),
         *response.routes(),
         *log.routes(),
+        *pubsub.routes(),
         *_not_served_routes(),
     ]
     proxies = frozenset(trusted_proxies)

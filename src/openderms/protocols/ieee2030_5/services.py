@@ -3,6 +3,7 @@ internal API the rest of openderms calls (``services.programs.create_control(...
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from openderms.protocols.ieee2030_5.manager.edev import EndDeviceManager
 from openderms.protocols.ieee2030_5.manager.fsa import FsaManager
 from openderms.protocols.ieee2030_5.manager.log import LogEventManager
 from openderms.protocols.ieee2030_5.manager.metering import MeteringManager
+from openderms.protocols.ieee2030_5.manager.pubsub import DeliveryPolicy, SubscriptionManager
 from openderms.protocols.ieee2030_5.manager.response import ResponseManager
 from openderms.protocols.ieee2030_5.manager.telemetry_bus import SubstationOf, TelemetryPublisher
 from openderms.protocols.ieee2030_5.repository.der import DerRepository
@@ -25,6 +27,7 @@ from openderms.protocols.ieee2030_5.repository.edev import EndDeviceRepository
 from openderms.protocols.ieee2030_5.repository.fsa import FsaRepository
 from openderms.protocols.ieee2030_5.repository.log import LogEventRepository
 from openderms.protocols.ieee2030_5.repository.metering import MeteringRepository
+from openderms.protocols.ieee2030_5.repository.pubsub import PubSubRepository
 from openderms.protocols.ieee2030_5.repository.response import ResponseRepository
 from openderms.protocols.ieee2030_5.repository.settings import SettingsRepository
 
@@ -45,11 +48,13 @@ class Ieee2030_5Services:  # noqa: N801 (the standard's name)
     metering: MeteringManager
     responses: ResponseManager
     log_events: LogEventManager
+    subscriptions: SubscriptionManager
     #: publishes telemetry on the message bus; None: no bus
     telemetry_bus: TelemetryPublisher | None = None
 
     def close(self) -> None:
         """Write the telemetry still queued and stop background work."""
+        self.subscriptions.close()
         self.metering.close()
 
 
@@ -60,11 +65,18 @@ def build_services(
     clock: Clock = utc_now,
     bus: MessageBus | None = None,
     substation_of: SubstationOf | None = None,
+    base_url: str | None = None,
+    notify_tls: ssl.SSLContext | None = None,
+    notify_policy: DeliveryPolicy | None = None,
 ) -> Ieee2030_5Services:
     """Managers on ``engine`` (a store engine, migrated). ``pen`` is the IANA private
     enterprise number that ends every mRID the server makes. ``bus``: where telemetry is
     also published (``telemetry.<substation>.<der>``; ``substation_of(der_id)`` names the
-    substation, ``unassigned`` when it says None)."""
+    substation, ``unassigned`` when it says None). ``base_url`` (e.g. https://host:port)
+    makes Notification subscriptionURIs absolute (else learnt from the first Subscription
+    POST); ``notify_tls`` is the context Notifications are POSTed with (default: system
+    trust); ``notify_policy`` their retries. Notifications a previous run left pending are
+    delivered again from here."""
     end_device_repo = EndDeviceRepository(engine)
     der_repo = DerRepository(engine)
     end_devices = EndDeviceManager(end_device_repo, der_repo, clock)
@@ -73,6 +85,17 @@ def build_services(
     programs = DerProgramManager(
         program_repo, end_device_repo, end_devices, fsas, clock=clock, pen=pen
     )
+    subscriptions = SubscriptionManager(
+        PubSubRepository(engine),
+        end_devices,
+        programs,
+        program_repo,
+        clock,
+        base_url=base_url,
+        tls=notify_tls,
+        policy=notify_policy,
+    )
+    subscriptions.resume()
     return Ieee2030_5Services(
         server=ServerManager(SettingsRepository(engine), clock),
         end_devices=end_devices,
@@ -84,5 +107,6 @@ def build_services(
             ResponseRepository(engine), end_device_repo, program_repo, clock, pen
         ),
         log_events=LogEventManager(LogEventRepository(engine), end_devices, clock),
+        subscriptions=subscriptions,
         telemetry_bus=TelemetryPublisher(bus, substation_of) if bus is not None else None,
     )

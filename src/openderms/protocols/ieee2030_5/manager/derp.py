@@ -16,6 +16,7 @@ descending (clause 12.1.2).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -41,6 +42,7 @@ from openderms.protocols.ieee2030_5.schema.derp import (
     DERCurve,
 )
 
+logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 #: the primacy of the program made for one EndDevice's own controls
 DEVICE_PROGRAM_PRIMACY = 1
@@ -65,6 +67,8 @@ class DerProgramManager:
         self._pen = pen
         self._visible: ReadCache[tuple[str, bool], tuple[DerProgram, ...]] = ReadCache()
         self._controls: ReadCache[int, tuple[DerControl, ...]] = ReadCache()
+        #: called with a program id after its controls changed (created, cancelled)
+        self.on_controls_changed: list[Callable[[int], None]] = []
         end_devices.on_access_change.append(self._visible.invalidate)
 
     # -- reads (served from memory) -------------------------------------------------------
@@ -197,7 +201,7 @@ class DerProgramManager:
             randomize_duration_s=randomize_duration_s,
         )
         stored = self._repo.add_control(control, self._superseded_by(control))
-        self._controls.invalidate(program_id)
+        self._changed(program_id)
         return stored.mrid
 
     def _superseded_by(self, new: DerControl) -> list[int]:
@@ -221,7 +225,7 @@ class DerProgramManager:
         if control is None:
             raise NotFoundError("DERControl", mrid)
         self._repo.set_control_status(control.id, CANCELLED, self._clock())
-        self._controls.invalidate(control.program_id)
+        self._changed(control.program_id)
 
     def set_default_control(self, program_id: int, default: DefaultDERControl) -> None:
         """Set the program's DefaultDERControl (what DER do when no control is active)."""
@@ -235,7 +239,20 @@ class DerProgramManager:
             raise NotFoundError("DERProgram", str(program_id))
         return self._repo.add_curve(program_id, curve)
 
+    def program_controls(self, program_id: int) -> list[DerControl]:
+        """Internal API: the program's controls that have not ended (list order)."""
+        now = self._clock()
+        return [c for c in self._controls.get(program_id, self._load_controls) if c.end() > now]
+
     # -- helpers --------------------------------------------------------------------------
+
+    def _changed(self, program_id: int) -> None:
+        self._controls.invalidate(program_id)
+        for listener in self.on_controls_changed:
+            try:
+                listener(program_id)
+            except Exception:  # a listener never undoes the change
+                logger.exception("control change listener failed for program %d", program_id)
 
     def _load_controls(self, program_id: int) -> tuple[DerControl, ...]:
         return tuple(self._repo.controls_of(program_id))

@@ -82,7 +82,7 @@ def control_list(
 ) -> DERControlList:
     return DERControlList(
         href=href,
-        subscribable=0,
+        subscribable=1,  # clients may subscribe to it (Subscription/Notification)
         all=total,
         results=len(items),
         items=[control(c, now) for c in items],

@@ -25,6 +25,7 @@ def end_device(device: EndDevice, post_rate_s: int) -> EndDeviceXml:
         function_set_assignments_list_link=ListLink(href=links.fsa_list(device.id)),
         post_rate=device.post_rate_s or post_rate_s,
         registration_link=Link(href=links.registration(device.id)),
+        subscription_list_link=ListLink(href=links.subscriptions(device.id)),
     )
 
 
