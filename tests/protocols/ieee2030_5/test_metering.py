@@ -23,7 +23,7 @@ from openderms.protocols.ieee2030_5.schema.metering import (
 )
 from openderms.store.tables_2030_5 import SepReadingRow
 from tests.protocols.ieee2030_5 import provision
-from tests.protocols.ieee2030_5.conftest import Running
+from tests.protocols.ieee2030_5.conftest import Running, Snapshot
 
 SEP = {"content-type": "application/sep+xml"}
 MUP_MRID = "AAAAAAAAAAAAAAAAAAAAAAA000003039"
@@ -169,3 +169,19 @@ def test_agg_an_aggregator_mirrors_the_devices_it_manages(running: Running) -> N
         assert MirrorUsagePointList.from_xml(c.get("/mup").content).all == 0
     assert running.services.metering.latest_of_der("der-1")[W_MRID].value == 4200
     assert running.services.metering.latest(device.id)[W_MRID].value == 4200
+
+
+def test_readings_alone_write_only_the_telemetry_table(
+    running: Running, snapshot: Snapshot
+) -> None:
+    """A readings POST appends to ``sep_reading`` (batched) and writes nothing else: the
+    usage point and its MirrorMeterReadings stay as they were."""
+    provision.end_device(running, "device1")
+    lfdi = running.pki.identities["device1"].lfdi
+    with running.client("device1") as c:
+        href = c.post("/mup", content=body(usage_point(lfdi)), headers=SEP).headers["location"]
+        before = snapshot()
+        assert c.post(href, content=body(readings(1, 2)), headers=SEP).status_code == 204
+    after = snapshot()
+    assert len(after.pop("sep_reading")) == len(before.pop("sep_reading")) + 2
+    assert after == before

@@ -14,7 +14,7 @@ usage point) changes nothing: every check runs before the first write.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -127,18 +127,23 @@ class MeteringManager:
         self, client: Client, mup_id: int, posted: Sequence[MirrorMeterReading]
     ) -> Posted:
         """Take MirrorMeterReadings posted to a usage point (new ones need a ReadingType)."""
-        mup, device, _ = self.mup(client, mup_id)
-        plan = self._check_readings(mup.id, posted)
+        mup, device, known = self.mup(client, mup_id)
+        plan = self._check_readings(mup.id, posted, {m.mrid: m for m in known})
         return self._take(mup, device, False, posted, plan)
 
     def _check_readings(
-        self, mup_id: int | None, posted: Sequence[MirrorMeterReading]
+        self,
+        mup_id: int | None,
+        posted: Sequence[MirrorMeterReading],
+        known: Mapping[str, MirrorMeterReadingRecord] | None = None,
     ) -> list[MirrorMeterReadingRecord | None]:
-        """The stored record of each posted reading (None: new), after checking them all."""
+        """The stored record of each posted reading (None: new), after checking them all
+        (``known``: the usage point's MirrorMeterReadings by mRID, when already read)."""
         plan: list[MirrorMeterReadingRecord | None] = []
         issues = []
         for mmr in posted:
-            found = self._repo.mmr_by_mrid(mmr.mrid.upper())
+            mrid = mmr.mrid.upper()
+            found = (known or {}).get(mrid) or self._repo.mmr_by_mrid(mrid)
             if found is not None and found.mup_id != mup_id:
                 raise ConflictError(f"MirrorMeterReading {mmr.mrid} belongs to another point")
             if found is None and mmr.reading_type is None:
@@ -169,15 +174,22 @@ class MeteringManager:
                 if mmr.reading_type is not None
                 else (found.reading_type if found else {})
             )
-            values = {
-                "mrid": mmr.mrid.upper(),
-                "mup_id": mup.id,
-                "description": mmr.description or (found.description if found else ""),
-                "reading_type": reading_type,
-                "changed_time": now,
-            }
-            record = self._repo.save_mmr(values, found.id if found else None)
-            new_mmr = record if found is None else new_mmr
+            description = mmr.description or (found.description if found else "")
+            record = found
+            if found is None or (found.reading_type, found.description) != (
+                reading_type,
+                description,
+            ):  # readings alone (the telemetry path) write nothing here: no extra commit
+                values = {
+                    "mrid": mmr.mrid.upper(),
+                    "mup_id": mup.id,
+                    "description": description,
+                    "reading_type": reading_type,
+                    "changed_time": now,
+                }
+                record = self._repo.save_mmr(values, found.id if found else None)
+                new_mmr = record if found is None else new_mmr
+            assert record is not None
             kind = ReadingType.model_validate(reading_type)
             for item in _readings(mmr):
                 row = _row(record, device.id, kind, item, mmr.last_update_time, now)
