@@ -1,4 +1,5 @@
-"""A loop on the ``small`` twin at solar noon with the in-memory link and a fake clock."""
+"""A loop on the ``small`` twin at solar noon with the in-memory link and a fake clock; the
+bus tests' ``make_bus`` (in-process and a real NATS JetStream server)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from openderms.services.control_loop import (
 )
 from openderms.services.control_loop.sim import Harness, SimulatedFleet
 from openderms.sim.twin import Twin, build_twin
+from tests.bus.conftest import make_bus  # noqa: F401 (the bus tests' fixture: memory and NATS)
 
 MakeHarness = Callable[..., Harness]
 

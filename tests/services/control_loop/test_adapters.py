@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from openderms.bus import InProcessBus, Message
+from openderms.bus import InProcessBus
 from openderms.bus import subjects as sub
 from openderms.protocols.ieee2030_5.schema.derp import ActivePower, ReactivePower
 from openderms.protocols.ieee2030_5.schema.response import DERControlResponse
@@ -29,6 +29,7 @@ from openderms.services.control_loop.ieee2030_5 import Ieee2030_5Delivery, perce
 from openderms.services.control_loop.ieee2030_5_responses import Ieee2030_5Responses
 from openderms.services.control_loop.runner import BusResponses, response_payload
 from openderms.store import Store
+from tests.bus.conftest import Collector, MakeBus
 from tests.services.control_loop.conftest import MakeHarness
 
 T0 = datetime(2026, 7, 15, 19, 0, tzinfo=UTC)
@@ -98,40 +99,38 @@ def test_csip_units() -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
-async def test_the_runner_publishes_violations_and_plans(make_harness: MakeHarness) -> None:
+async def test_the_runner_publishes_violations_and_plans(
+    make_harness: MakeHarness, make_bus: MakeBus
+) -> None:
+    """On the in-process bus and on a real NATS JetStream server."""
     h = make_harness(defaults=False)
-    bus = InProcessBus()
+    bus = await make_bus()
     runner = ControlLoopRunner(bus, h.loop, h.clock)
     await runner.start()
-    seen: list[Message] = []
-
-    async def keep(m: Message) -> None:
-        seen.append(m)
-
-    await bus.subscribe("violations.sub1", keep, deliver="all")
-    await bus.subscribe("control_plans.sub1", keep, deliver="all")
+    seen = Collector()
+    await bus.subscribe("violations.sub1", seen, deliver="all")
+    await bus.subscribe("control_plans.sub1", seen, deliver="all")
     now = h.clock.now()
-    for der_id, payload in h.fleet.telemetry(now).items():
-        await bus.publish(sub.telemetry("sub1", der_id), payload)
+    await asyncio.gather(
+        *(
+            bus.publish(sub.telemetry("sub1", der_id), payload)
+            for der_id, payload in h.fleet.telemetry(now).items()
+        )
+    )
     await bus.publish(sub.measurements("sub1"), {"loads": {}})
-    for _ in range(50):
-        await asyncio.sleep(0.01)
+    for _ in range(500):
         if all(v.last_seen == now for v in h.loop.state.ders.values()):
             break
+        await asyncio.sleep(0.01)
     assert all(v.last_seen == now for v in h.loop.state.ders.values())
     report = await runner.run_once()
     assert report.violations
-    for _ in range(50):
-        await asyncio.sleep(0.01)
-        if len(seen) >= 2:
-            break
-    kinds = {m.subject for m in seen}
-    assert kinds == {"violations.sub1", "control_plans.sub1"}
-    plan = next(m.json() for m in seen if m.subject == "control_plans.sub1")
+    await seen.wait_for(2)
+    assert {m.subject for m in seen.messages} == {"violations.sub1", "control_plans.sub1"}
+    plan = next(m.json() for m in seen.messages if m.subject == "control_plans.sub1")
     assert plan["controls"]
     assert plan["queued"]
     await runner.stop()
-    await bus.close()
 
 
 @pytest.mark.anyio
