@@ -185,3 +185,17 @@ def test_readings_alone_write_only_the_telemetry_table(
     after = snapshot()
     assert len(after.pop("sep_reading")) == len(before.pop("sep_reading")) + 2
     assert after == before
+
+
+def test_agg_a_device_handed_to_another_aggregator_leaves_the_first(running: Running) -> None:
+    """Usage points are served from memory once read; remapping the EndDevice to another
+    aggregator is seen at once (the first aggregator's readings are refused)."""
+    provision.end_device(running, "device1", aggregator="aggA")
+    lfdi = running.pki.identities["device1"].lfdi
+    with running.client("aggA") as c:
+        href = c.post("/mup", content=body(usage_point(lfdi)), headers=SEP).headers["location"]
+        assert c.post(href, content=body(readings(1, 2)), headers=SEP).status_code == 204
+        provision.end_device(running, "device1", aggregator="aggB")
+        assert c.post(href, content=body(readings(3, 4)), headers=SEP).status_code == 404
+    with running.client("aggB") as c:
+        assert c.post(href, content=body(readings(5, 6)), headers=SEP).status_code == 204

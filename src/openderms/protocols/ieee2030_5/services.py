@@ -96,13 +96,15 @@ def build_services(
         policy=notify_policy,
     )
     subscriptions.resume()
+    metering = MeteringManager(MeteringRepository(engine), end_device_repo, clock)
+    end_devices.on_access_change.append(metering.invalidate)
     return Ieee2030_5Services(
         server=ServerManager(SettingsRepository(engine), clock),
         end_devices=end_devices,
         fsas=fsas,
         programs=programs,
         ders=DerManager(der_repo, end_devices, clock),
-        metering=MeteringManager(MeteringRepository(engine), end_device_repo, clock),
+        metering=metering,
         responses=ResponseManager(
             ResponseRepository(engine), end_device_repo, program_repo, clock, pen
         ),

@@ -34,6 +34,7 @@ from openderms.protocols.ieee2030_5.domain import (
     MirrorMeterReadingRecord,
     MirrorUsagePointRecord,
 )
+from openderms.protocols.ieee2030_5.manager.cache import ReadCache
 from openderms.protocols.ieee2030_5.manager.telemetry import TelemetryWriter
 from openderms.protocols.ieee2030_5.repository.edev import EndDeviceRepository
 from openderms.protocols.ieee2030_5.repository.metering import MeteringRepository
@@ -45,6 +46,7 @@ from openderms.protocols.ieee2030_5.schema.metering import (
 )
 
 Clock = Callable[[], datetime]
+_Point = tuple[MirrorUsagePointRecord, EndDevice, tuple[MirrorMeterReadingRecord, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,7 @@ class MeteringManager:
         self._lock = threading.Lock()
         self._latest: dict[int, dict[str, LatestReading]] = {}
         self._device_of_der: dict[str, int] = {}
+        self._points: ReadCache[int, _Point | None] = ReadCache()
 
     # -- reads by clients -----------------------------------------------------------------
 
@@ -86,11 +89,24 @@ class MeteringManager:
     def mup(
         self, client: Client, mup_id: int
     ) -> tuple[MirrorUsagePointRecord, EndDevice, list[MirrorMeterReadingRecord]]:
+        """The usage point, its EndDevice and MirrorMeterReadings, from memory once read (a
+        telemetry POST reads no table)."""
+        found = self._points.get(mup_id, self._load_point)
+        if found is None or not found[1].visible_to(client):
+            raise NotFoundError("MirrorUsagePoint", str(mup_id))
+        mup, device, readings = found
+        return mup, device, list(readings)
+
+    def invalidate(self) -> None:
+        """Forget the usage points read (EndDevices or their aggregators changed)."""
+        self._points.invalidate()
+
+    def _load_point(self, mup_id: int) -> _Point | None:
         mup = self._repo.mup(mup_id)
         device = self._end_devices.get(mup.end_device_id) if mup is not None else None
-        if mup is None or device is None or not device.visible_to(client):
-            raise NotFoundError("MirrorUsagePoint", str(mup_id))
-        return mup, device, self._repo.mmrs_of(mup_id)
+        if mup is None or device is None:
+            return None
+        return mup, device, tuple(self._repo.mmrs_of(mup_id))
 
     def mmr(self, client: Client, mup_id: int, mmr_id: int) -> MirrorMeterReadingRecord:
         for mmr in self.mup(client, mup_id)[2]:
@@ -121,6 +137,7 @@ class MeteringManager:
             "changed_time": self._clock(),
         }
         mup = self._repo.save_mup(values, existing.id if existing else None)
+        self._points.invalidate(mup.id)
         return self._take(mup, device, existing is None, posted.readings, plan)
 
     def post_readings(
@@ -188,6 +205,7 @@ class MeteringManager:
                     "changed_time": now,
                 }
                 record = self._repo.save_mmr(values, found.id if found else None)
+                self._points.invalidate(mup.id)
                 new_mmr = record if found is None else new_mmr
             assert record is not None
             kind = ReadingType.model_validate(reading_type)
