@@ -143,6 +143,30 @@ def test_core_a_subscriber_is_notified_of_new_controls_after_retries(
         assert SubscriptionList.from_xml(c.get(href).content).all == 0
 
 
+def test_core_active_list_subscribers_are_notified_when_a_control_starts_and_ends(
+    webhook: Callable[[Receiver, int], str], running: Running
+) -> None:
+    """The ActiveDERControlList changes when a control's interval starts and ends, with no
+    write: the server notifies its subscribers then too."""
+    receiver = Receiver()
+    uri = webhook(receiver, free_port())
+    device = provision.end_device(running, "device1")
+    program = provision.program(running, [device], "feeder-1")
+    resource = f"/derp/{program.id}/actderc"
+    with running.client("device1") as c:
+        sub = subscription(resource, uri)
+        assert c.post(f"/edev/{device.id}/sub", content=sub, headers=SEP).status_code == 201
+    mrid = provision.control(running, program.id, start_in_s=2, duration_s=1).encode()
+    wait_for(lambda: len(receiver.bodies) == 3, timeout_s=15)
+    for got in receiver.bodies:
+        assert_valid(running.schema, got)
+    created, started, ended = receiver.bodies
+    assert mrid not in created
+    assert mrid in started
+    assert b"<currentStatus>1</currentStatus>" in started
+    assert mrid not in ended
+
+
 def test_core_pending_notifications_survive_a_restart(
     webhook: Callable[[Receiver, int], str], running: Running, pki: Pki
 ) -> None:

@@ -239,10 +239,11 @@ class DerProgramManager:
             raise NotFoundError("DERProgram", str(program_id))
         return self._repo.add_curve(program_id, curve)
 
-    def program_controls(self, program_id: int) -> list[DerControl]:
-        """Internal API: the program's controls that have not ended (list order)."""
+    def program_controls(self, program_id: int, *, include_ended: bool = False) -> list[DerControl]:
+        """Internal API: the program's controls that have not ended (or all), list order."""
         now = self._clock()
-        return [c for c in self._controls.get(program_id, self._load_controls) if c.end() > now]
+        found = self._controls.get(program_id, self._load_controls)
+        return [c for c in found if include_ended or c.end() > now]
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 SubscriptionList naming a DERControlList (or ActiveDERControlList) of a program it is given;
 whenever that program's controls change (created, cancelled, superseded) the server POSTs a
 Notification carrying the list's first ``limit`` items to the subscriber's
-``notificationURI``.
+``notificationURI``; and again when one of its controls starts or ends (the dispatcher's
+ticks), since the ActiveDERControlList changes then.
 
 Delivery: each Notification is first stored (``sep_notification``), then one dispatcher
 thread POSTs it over HTTPS; a 2xx removes it, anything else (refused, unreachable, timeout)
@@ -23,7 +24,7 @@ from datetime import datetime, timedelta
 import httpx
 
 from openderms.errors import NotFoundError, ValidationError, ValidationIssue
-from openderms.protocols.ieee2030_5.domain import Client
+from openderms.protocols.ieee2030_5.domain import FINAL_STATUSES, Client
 from openderms.protocols.ieee2030_5.manager.derp import DerProgramManager
 from openderms.protocols.ieee2030_5.manager.edev import EndDeviceManager
 from openderms.protocols.ieee2030_5.mapper import derp as derp_mapper
@@ -73,7 +74,10 @@ class SubscriptionManager:
         #: the server's absolute base URL (subscriptionURI is absolute); learnt from the
         #: first request when not given
         self.base_url = base_url
-        self._dispatcher = NotificationDispatcher(repo, clock, tls, policy or DeliveryPolicy())
+        self._dispatcher = NotificationDispatcher(
+            repo, clock, tls, policy or DeliveryPolicy(), tick=self.tick
+        )
+        self._last_tick = clock()
         programs.on_controls_changed.append(self.controls_changed)
 
     # -- clients --------------------------------------------------------------------------
@@ -113,7 +117,9 @@ class SubscriptionManager:
             raise ValidationError(issues)
         values = posted.model_dump(exclude={"href"})
         values.update(end_device_id=end_device_id, created_at=self._clock())
-        return self._repo.add(values).id
+        new_id = self._repo.add(values).id
+        self._dispatcher.wake()  # its ticks notify controls starting and ending
+        return new_id
 
     def unsubscribe(self, client: Client, end_device_id: int, subscription_id: int) -> None:
         self.get(client, end_device_id, subscription_id)
@@ -151,9 +157,35 @@ class SubscriptionManager:
         self._repo.enqueue(rows)
         self._dispatcher.wake()
 
+    def tick(self) -> datetime | None:
+        """Notify the subscribers of programs where a control started or ended since the last
+        tick (the ActiveDERControlList changed, an ended control left the list); return when
+        the next such moment comes. Transitions while the server was down are not notified."""
+        now = self._clock()
+        last, self._last_tick = self._last_tick, now
+        coming: datetime | None = None
+        for program_id in self._subscribed_programs():
+            crossed = False
+            for control in self._programs.program_controls(program_id, include_ended=True):
+                if control.status in FINAL_STATUSES:
+                    continue
+                for t in (control.start, control.end()):
+                    if last < t <= now:
+                        crossed = True
+                    elif t > now and (coming is None or t < coming):
+                        coming = t
+            if crossed:
+                self.controls_changed(program_id)
+        return coming
+
+    def _subscribed_programs(self) -> set[int]:
+        found = (_CONTROL_LIST.match(p) for p in self._repo.subscribed_resources())
+        return {int(m.group(1)) for m in found if m is not None}
+
     def resume(self) -> None:
-        """Deliver the notifications a previous run left pending."""
-        if self._repo.next_due() is not None:
+        """Deliver the notifications a previous run left pending, and keep notifying the
+        subscriptions it left."""
+        if self._repo.next_due() is not None or self._repo.subscribed_resources():
             self._dispatcher.wake()
 
     def close(self) -> None:
@@ -169,7 +201,9 @@ class NotificationDispatcher:
         clock: Clock,
         tls: ssl.SSLContext | None,
         policy: DeliveryPolicy,
+        tick: Callable[[], datetime | None],
     ) -> None:
+        self._tick = tick
         self._repo = repo
         self._clock = clock
         self._tls = tls
@@ -204,12 +238,21 @@ class NotificationDispatcher:
                     if self._stop.is_set():
                         return
                     self._deliver(http, pending)
+                coming = self._safe_tick()
                 following = self._repo.next_due()
                 wait_s = 60.0
-                if following is not None:
-                    wait_s = max(0.0, min(wait_s, (following - self._clock()).total_seconds()))
+                for at in (following, coming):
+                    if at is not None:
+                        wait_s = max(0.0, min(wait_s, (at - self._clock()).total_seconds()))
                 self._wake.wait(wait_s)
                 self._wake.clear()
+
+    def _safe_tick(self) -> datetime | None:
+        try:
+            return self._tick()
+        except Exception:  # the dispatcher outlives a failed tick
+            logger.exception("notification tick failed")
+            return None
 
     def _deliver(self, http: httpx.Client, pending: PendingNotification) -> None:
         nid, uri, body, attempts = (

@@ -61,6 +61,11 @@ class PubSubRepository:
         with self._engine.begin() as conn:
             return [SubscriptionRecord(**r._mapping) for r in conn.execute(stmt).all()]
 
+    def subscribed_resources(self) -> list[str]:
+        """Every path some subscription names (distinct)."""
+        with self._engine.begin() as conn:
+            return list(conn.execute(select(_S.c.subscribed_resource).distinct()).scalars())
+
     def remove(self, subscription_id: int) -> None:
         with self._writer.begin() as conn:
             conn.execute(delete(_N).where(_N.c.subscription_id == subscription_id))
