@@ -2,7 +2,7 @@
 certificate, find their programs and controls, and report their DER.
 
 Layers, with the same file name per function set in each (``dcap``, ``edev``, ``fsa``,
-``derp``, ``der``, ``metering``)::
+``derp``, ``der``, ``metering``, ``response``, ``log``, ``pubsub``)::
 
     api/         Starlette routers: parse, ask a manager, map, respond application/sep+xml
     manager/     logic: who may see what, event status, paging, read caches, internal API
@@ -14,5 +14,10 @@ Layers, with the same file name per function set in each (``dcap``, ``edev``, ``
 
 Entry points: ``services.build_services(engine)`` (the managers, and the internal API other
 code calls, e.g. ``services.programs.create_control(...)``), ``app.create_2030_5_app(services)``
-and ``serving.server.tls_config(app, tls_files)`` to run it with uvicorn.
+and ``serving.server.tls_config(app, tls_files)`` to run it with uvicorn; ``services.close()``
+writes queued telemetry and stops the notification dispatcher.
+
+Internal reads for the control loop: ``services.metering.latest(end_device_id)`` /
+``latest_of_der(der_id)`` (newest telemetry per MirrorMeterReading, from memory) and
+``services.responses.of_control(mrid)`` (each EndDevice's Responses to a DERControl).
 """
