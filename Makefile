@@ -51,3 +51,9 @@ lock:
 
 clean:
 	rm -rf $(VENV) out .openderms
+
+# cactus-client (independent CSIP harness, own Python 3.12 venv .venv-cactus) runs the generic
+# CSIP server procedures against a fresh 2030.5 server on 127.0.0.1; prints "N passed, N failed".
+.PHONY: conformance
+conformance: $(STAMP)
+	bash conformance/run.sh

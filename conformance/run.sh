@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Run cactus-client's CSIP server test procedures against our 2030.5 server on 127.0.0.1.
+#   conformance/run.sh [PROCEDURE ...]     (default: the generic-CSIP procedures)
+# Each procedure gets a fresh server (new SQLite store) so "not registered" preconditions hold.
+# Prints one line per procedure, then "N passed, N failed". Exit status 1 when any failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+PY=$REPO/.venv/bin/python
+CACTUS_VENV=$REPO/.venv-cactus
+TIMEOUT=${CONFORMANCE_TIMEOUT:-40}
+DEFAULT=(S-ALL-02 S-ALL-03 S-ALL-05 S-ALL-06 S-ALL-07 S-ALL-08 S-ALL-09 S-ALL-15
+  S-ALL-16 S-ALL-23 S-ALL-26 S-ALL-31 S-ALL-32 S-ALL-39 S-ALL-43 S-ALL-48 S-ALL-50 S-ALL-51
+  S-ALL-52 S-ALL-56 S-OPT-01 S-OPT-04 S-OPT-05)
+PROCS=("$@")
+[ ${#PROCS[@]} -eq 0 ] && PROCS=("${DEFAULT[@]}")
+
+if [ ! -x "$CACTUS_VENV/bin/cactus" ]; then
+  PY312=$(command -v python3.12 || ls ~/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | head -1)
+  "$PY312" -m venv "$CACTUS_VENV"
+  "$CACTUS_VENV/bin/pip" install -q cactus-client "cactus-test-definitions==1.15.0"
+fi
+"$CACTUS_VENV/bin/python" -c "import openderms_cactus_admin" 2>/dev/null \
+  || "$CACTUS_VENV/bin/pip" install -q -e "$REPO/conformance/plugin"
+
+WORK=$(mktemp -d /tmp/openderms-conformance.XXXXXX)
+LOGS=${CONFORMANCE_LOGS:-$WORK/logs}
+mkdir -p "$LOGS"
+SERVER_PID=
+stop_server() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; fi
+  SERVER_PID=
+}
+trap stop_server EXIT
+
+clients_of() {  # the client ids a procedure needs, by type, from its definition
+  "$CACTUS_VENV/bin/python" - "$1" <<'PYEOF'
+import sys
+from cactus_test_definitions.server.test_procedures import get_test_procedure
+tp = get_test_procedure(sys.argv[1])
+pool = {"device": ["device", "device2"], "aggregator": ["aggregator"]}
+out = []
+for rc in tp.preconditions.required_clients:
+    kind = str(getattr(rc.client_type, "value", rc.client_type) or "device")
+    out.append(pool[kind].pop(0))
+print(" ".join(out))
+PYEOF
+}
+
+passed=(); failed=()
+for proc in "${PROCS[@]}"; do
+  rm -f "$WORK/ready"
+  "$PY" "$REPO/conformance/serve.py" "$WORK" >"$LOGS/$proc.server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 300); do [ -f "$WORK/ready" ] && break; sleep 0.1; done
+  if [ ! -f "$WORK/ready" ]; then
+    echo "$proc FAILED: the server did not start (see $LOGS/$proc.server.log)"; failed+=("$proc")
+    stop_server; continue
+  fi
+  set -a; . "$WORK/admin.env"; set +a
+  clients=$(clients_of "$proc")
+  (cd "$WORK" && "$CACTUS_VENV/bin/cactus" run "$proc" $clients --headless --timeout "$TIMEOUT") \
+    >"$LOGS/$proc.cactus.log" 2>&1
+  rc=$?
+  stop_server
+  if [ $rc -eq 0 ]; then
+    echo "$proc passed"; passed+=("$proc")
+  else
+    reason=$(grep -E " - .*(Failure|failed|refused|Error|error)|timed out" "$LOGS/$proc.cactus.log" \
+      | grep -v "Test passed" | tail -2 | sed 's/^.* - //' | tr -s ' \n' ' ' | cut -c1-400)
+    echo "$proc FAILED (exit $rc): $reason"; failed+=("$proc")
+  fi
+done
+echo "passed: ${passed[*]:-}"
+echo "failed: ${failed[*]:-}"
+echo "logs: $LOGS"
+echo "${#passed[@]} passed, ${#failed[@]} failed"
+[ ${#failed[@]} -eq 0 ]
