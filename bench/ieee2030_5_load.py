@@ -14,10 +14,11 @@ aggregator's TLS client; each registers its MirrorUsagePoint, then the load is o
 Phase 1 (the N-DER load): N/30 telemetry POSTs per second (postRate 30 s) plus control polls
 (a poll = GET DERControlList + GET DefaultDERControl; 5 % of operations, so about 10 % of
 requests) for ``--duration-s``: ``p50_ms``, ``p99_ms``, ``errors``. Phase 2: the rate is
-ramped in ``--step-s`` steps until errors, p99 > 50 ms or the delivered rate falls below 95 %
-of the target; ``req_per_s_max`` is the last step that passed. Each step reports the load
-processes' CPU (fraction of one core): near 1.0 means the load generator, not the server,
-was the limit, and the output says so.
+ramped by 25 % per ``--step-s`` step until errors or the delivered rate falls below 95 % of
+the target (at most ``--max-steps``): ``req_per_s_max`` is the highest step that also kept
+p99 <= 50 ms, ``req_per_s_max_any_p99`` the highest delivered without errors. Each step
+reports the load processes' and the server's CPU (fraction of one core): a load process near
+1.0 means the load generator, not the server, was the limit, and the output says so.
 """
 
 from __future__ import annotations
@@ -107,6 +108,9 @@ def provision(db: Path, n: int, aggregators: list[Any]) -> float:
 # --- the load processes ---------------------------------------------------------------------
 def load_process(conn: Connection, base_url: str, ca: str, aggs: list[tuple[str, str]]) -> None:
     sys.path.insert(0, str(ROOT / "src"))
+    # httpcore tries ``import sniffio`` on every request; sniffio is not installed here, and
+    # the failed import's path search took a fifth of the load process's CPU. Mark it absent.
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
     try:
         import uvloop
 
@@ -215,14 +219,22 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 
     raise RuntimeError("the server did not start")
 
 
-def phase(pipes: list[Connection], rate: float, seconds: float) -> dict[str, Any]:
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def phase(pipes: list[Connection], rate: float, seconds: float, server_pid: int) -> dict[str, Any]:
     """Drive ``rate`` operations/s in total for ``seconds``, split over the load processes."""
+    cpu0 = cpu_s(server_pid)
     for p in pipes:
         p.send((rate / len(pipes), seconds))
     parts = [p.recv() for p in pipes]
     lat = np.array([x for part in parts for x in part["latencies_ms"]] or [0.0])
     wall = max(part["wall_s"] for part in parts)
     requests = sum(part["requests"] for part in parts)
+    server_cpu = (cpu_s(server_pid) - cpu0) / wall
     return {
         "target_ops_per_s": round(rate, 1),
         "req_per_s": round(requests / wall, 1),
@@ -231,15 +243,15 @@ def phase(pipes: list[Connection], rate: float, seconds: float) -> dict[str, Any
         "p99_ms": round(float(np.percentile(lat, 99)), 2),
         "errors": sum(part["http_errors"] + part["failures"] for part in parts),
         "load_cpu_per_proc": [round(part["cpu"], 2) for part in parts],
+        "server_cpu": round(server_cpu, 2),
     }
 
 
-def passed(step: dict[str, Any]) -> bool:
+def passed(step: dict[str, Any], p99_ms: float = P99_LIMIT_MS) -> bool:
+    """No errors, p99 within ``p99_ms`` and at least 95 % of the asked rate delivered."""
     wanted_req = step["target_ops_per_s"] * (1 + POLL_FRACTION)
     return bool(
-        step["errors"] == 0
-        and step["p99_ms"] <= P99_LIMIT_MS
-        and step["req_per_s"] >= 0.95 * wanted_req
+        step["errors"] == 0 and step["p99_ms"] <= p99_ms and step["req_per_s"] >= 0.95 * wanted_req
     )
 
 
@@ -269,15 +281,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         registered = sum(p.recv() for p in pipes)
         setup_s = time.perf_counter() - t0
         load_rate = args.ders / 30 / (1 - POLL_FRACTION)
-        at_load = phase(pipes, load_rate, args.duration_s)
-        ramp, best = [], None
+        at_load = phase(pipes, load_rate, args.duration_s, srv.pid)
+        ramp: list[dict[str, Any]] = []
+        best, most = None, None
         rate = load_rate * 1.25
-        while True:
-            step = phase(pipes, rate, args.step_s)
+        while len(ramp) < args.max_steps:
+            step = phase(pipes, rate, args.step_s, srv.pid)
             ramp.append(step)
-            if not passed(step):
-                break
-            best = step
+            if passed(step) and (best is None or step["req_per_s"] > best["req_per_s"]):
+                best = step
+            if not passed(step, p99_ms=float("inf")):
+                break  # errors, or the rate asked is no longer delivered
+            most = step
             rate *= 1.25
         for p in pipes:
             p.send(None)
@@ -292,11 +307,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "ders": args.ders,
         "registered": registered,
         "req_per_s_max": best["req_per_s"] if best else None,
+        "req_per_s_max_any_p99": most["req_per_s"] if most else None,
         "req_per_s_at_load": at_load["req_per_s"],
         "p50_ms": at_load["p50_ms"],
         "p99_ms": at_load["p99_ms"],
         "errors": at_load["errors"],
         "load_cpu_per_proc_at_load": at_load["load_cpu_per_proc"],
+        "server_cpu_at_load": at_load["server_cpu"],
         "ramp": ramp,
         "limited_by": "load generator (client CPU saturated)" if client_bound else "server",
         "server": "uvicorn 1 worker, uvloop, httptools (CSIP TLS protocol), no access log, "
@@ -319,6 +336,7 @@ def main() -> None:
     ap.add_argument("--ders", type=int, default=10_000)
     ap.add_argument("--duration-s", type=float, default=60)
     ap.add_argument("--step-s", type=float, default=10)
+    ap.add_argument("--max-steps", type=int, default=12)
     ap.add_argument("--aggregators", type=int, default=0)
     ap.add_argument("--load-procs", type=int, default=1)
     ap.add_argument("--json", action="store_true")
