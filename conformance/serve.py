@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import signal
+import ssl
 import sys
 from pathlib import Path
 
@@ -54,6 +56,8 @@ def cactus_yaml(folder: Path, port: int) -> str:
             "verify_host_name": True,
             "serca_pem_file": str(folder / "ca.crt"),
             "pen": PEN,
+            "notification_uri": os.environ.get("CACTUS_NOTIFICATION_URI"),
+            "notification_admin_uri": os.environ.get("CACTUS_NOTIFICATION_ADMIN_URI"),
         },
         "clients": [],
     }
@@ -85,7 +89,8 @@ async def main(folder: Path) -> None:
     for stale in folder.glob("sep.db*"):
         stale.unlink()
     store = open_store(f"sqlite:///{db}")
-    services = build_services(store.engine, pen=PEN)
+    notify_tls = ssl.create_default_context(cafile=folder / "ca.crt")
+    services = build_services(store.engine, pen=PEN, notify_tls=notify_tls)
     token = secrets.token_hex(16)
     tls = TlsFiles(
         cert=folder / "server.crt", key=folder / "server.key", client_ca=folder / "ca.crt"

@@ -170,9 +170,11 @@ def create_default_der_control(req: AdminRequest) -> dict[str, Any]:
     p = req.params
     _unsupported(p)
     program_id = req.device_program_id()
+    # an empty DERControlBase would be left out of the document (skip_empty), which sep.xsd
+    # refuses: the default then says the normal state, energised
     default = DefaultDERControl(
         mrid=new_mrid(0),
-        der_control_base=DERControlBase(),
+        der_control_base=DERControlBase(op_mod_energize=True),
         set_grad_w=p.get("setGradW"),
     )
     req.services.programs.set_default_control(program_id, default)

@@ -25,8 +25,8 @@ from openderms.protocols.ieee2030_5.mapper import links
 from openderms.protocols.ieee2030_5.mapper import metering as mapper
 from openderms.protocols.ieee2030_5.schema.metering import (
     MirrorMeterReading,
-    MirrorMeterReadingList,
     MirrorUsagePoint,
+    PostedMirrorMeterReadingList,
 )
 
 
@@ -61,12 +61,12 @@ async def post_readings(request: Request) -> Response:
     """A MirrorMeterReading or a MirrorMeterReadingList: 201 + Location when it created a
     MirrorMeterReading, else 204."""
     who = await client(request)
-    kinds: list[type[MirrorMeterReadingList | MirrorMeterReading]] = [
-        MirrorMeterReadingList,
+    kinds: list[type[PostedMirrorMeterReadingList | MirrorMeterReading]] = [
+        PostedMirrorMeterReadingList,
         MirrorMeterReading,
     ]
     doc = parse_xml_of(await read_body(request), kinds)
-    posted = doc.items if isinstance(doc, MirrorMeterReadingList) else [doc]
+    posted = doc.items if isinstance(doc, PostedMirrorMeterReadingList) else [doc]
     mup_id = request.path_params["mup"]
     done = await call(services(request).metering.post_readings, who, mup_id, posted)
     await _durable(request, done)

@@ -65,6 +65,15 @@ class MirrorMeterReadingList(SepList, tag="MirrorMeterReadingList"):
     items: list[MirrorMeterReading] = element(tag="MirrorMeterReading", default=[])
 
 
+class PostedMirrorMeterReadingList(Resource, tag="MirrorMeterReadingList"):
+    """A MirrorMeterReadingList as clients POST it: ``all`` and ``results`` (a page's
+    counts, meaningless in a POST) may be left out, as cactus-client does."""
+
+    all: UInt32 | None = attr(default=None)
+    results: UInt32 | None = attr(default=None)
+    items: list[MirrorMeterReading] = element(tag="MirrorMeterReading", default=[])
+
+
 class MirrorUsagePoint(IdentifiedObject, tag="MirrorUsagePoint"):
     role_flags: HexBinary16 = element(tag="roleFlags")
     service_category_kind: UInt8 = element(tag="serviceCategoryKind")
