@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import httpx
 import numpy as np
 
 from openderms.protocols.ieee2030_5.schema.derp import DefaultDERControl, DERControlBase
@@ -18,7 +19,14 @@ from openderms.protocols.ieee2030_5.schema.response import (
 )
 from openderms.sim.fleet.agent import CommunicationLostError, DerAgent
 from openderms.sim.fleet.behaviour import Behaviour, output_w
-from openderms.sim.fleet.fleet import ProfileAvailability, discover_all, end_devices, tls_client
+from openderms.sim.fleet.fleet import (
+    ProfileAvailability,
+    discover_all,
+    end_devices,
+    tls_client,
+    twin_availability,
+)
+from openderms.sim.twin import build_twin, design_day
 from tests.protocols.ieee2030_5 import provision
 from tests.protocols.ieee2030_5.conftest import Running
 
@@ -30,7 +38,7 @@ DEFAULT = DefaultDERControl(
 )
 
 
-def client(running: Running, name: str):  # type: ignore[no-untyped-def]
+def client(running: Running, name: str) -> httpx.AsyncClient:
     p = running.pki.clients[name]
     return tls_client(running.base_url, p.cert, p.key, running.pki.ca)
 
@@ -163,3 +171,14 @@ def test_an_offline_device_keeps_its_event_then_reverts_to_default_and_catches_u
     t0 = time.monotonic()
     asyncio.run(scenario())
     assert time.monotonic() - t0 < 30
+
+
+def test_availability_follows_the_twins_design_day_per_der_and_step() -> None:
+    twin = build_twin("small", seed=0)
+    timestamps, inj = design_day(twin)
+    pv = twin_availability(timestamps, inj)
+    assert len(pv) == len(twin.network.ders)
+    noon = timestamps[twin.noon_step].timestamp() + 60
+    j = int(np.argmax(inj.der_p_kw[twin.noon_step]))
+    assert pv[j](noon) == inj.der_p_kw[twin.noon_step, j] * 1000
+    assert pv[j](timestamps[0].timestamp() + 86_400 + 60) == pv[j](timestamps[0].timestamp() + 60)

@@ -12,12 +12,14 @@ import contextlib
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import numpy as np
 import numpy.typing as npt
 
+from openderms.grid.powerflow import InjectionSeries
 from openderms.protocols.ieee2030_5.schema.dcap import DeviceCapability
 from openderms.protocols.ieee2030_5.schema.edev import EndDevice, EndDeviceList
 from openderms.protocols.ieee2030_5.security.tls import client_context
@@ -37,6 +39,17 @@ class ProfileAvailability:
     def __call__(self, t_s: float) -> float:
         step = int((t_s - self.start_s) // STEP_S) % len(self.pv_w)
         return float(self.pv_w[step])
+
+
+def twin_availability(
+    timestamps: Sequence[datetime], injections: InjectionSeries
+) -> list[ProfileAvailability]:
+    """Each twin DER's availability (W, export positive; consumption read as 0) from the
+    design day's DER injections (``sim.twin.design_day(twin)``), in ``net.ders`` order: what
+    the server then sees is what the twin's power flow sees."""
+    start_s = timestamps[0].timestamp()
+    p_w = np.clip(injections.der_p_kw, 0.0, None) * 1000.0
+    return [ProfileAvailability(start_s, p_w[:, j].copy()) for j in range(p_w.shape[1])]
 
 
 def tls_client(
