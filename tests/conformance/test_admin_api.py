@@ -95,7 +95,8 @@ def test_admin_sets_up_a_device_its_program_and_controls(
     assert post(client, "create-default-der-control", {"setGradW": 100}).status_code == 200
     assert post(client, "clear-der-controls", {"all": True}).json()["cancelled"] == 2
     assert post(client, "set-poll-rate", {"resource": "EndDeviceList", "rate_seconds": 60})
-    assert services.server.poll_rate_s == 60
+    assert services.server.poll_rate_of("EndDeviceList") == 60
+    assert services.server.poll_rate_of("DeviceCapability") == services.server.poll_rate_s
     assert post(client, "set-post-rate", {"resource": "MirrorUsagePoint", "rate_seconds": 120})
     assert services.server.post_rate_s == 120
 

@@ -199,7 +199,9 @@ def _rate(req: AdminRequest) -> int:
 
 
 def set_poll_rate(req: AdminRequest) -> dict[str, Any]:
-    req.services.server.set_poll_rate(_rate(req))
+    resource = req.params.get("resource")
+    server = req.services.server
+    server.set_poll_rate(_rate(req), str(resource) if resource else None)
     return {"ok": True}
 
 

@@ -19,7 +19,9 @@ async def device_capability(request: Request) -> Response:
     programs = await call(s.programs.programs, who)
     mups = await call(s.metering.mups, who)
     return xml(
-        mapper.device_capability(s.server.poll_rate_s, end_devices, len(programs), len(mups))
+        mapper.device_capability(
+            s.server.poll_rate_of("DeviceCapability"), end_devices, len(programs), len(mups)
+        )
     )
 
 

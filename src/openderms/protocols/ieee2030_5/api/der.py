@@ -42,7 +42,7 @@ async def der_list(request: Request) -> Response:
     edev = request.path_params["edev"]
     ders = await call(s.ders.of, who, edev)
     items, total = paged(ders, parse_page(request.query_params))
-    return xml(mapper.der_list(edev, items, total, s.server.poll_rate_s))
+    return xml(mapper.der_list(edev, items, total, s.server.poll_rate_of("DERList")))
 
 
 async def der(request: Request) -> Response:

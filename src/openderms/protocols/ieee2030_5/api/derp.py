@@ -29,7 +29,9 @@ async def program_list(request: Request) -> Response:
     s = services(request)
     programs = await call_cached(s.programs.programs, who)
     items, total = paged(programs, parse_page(request.query_params))
-    return xml(mapper.program_list(links.DERP, items, total, s.server.poll_rate_s))
+    return xml(
+        mapper.program_list(links.DERP, items, total, s.server.poll_rate_of("DERProgramList"))
+    )
 
 
 async def program(request: Request) -> Response:

@@ -19,7 +19,7 @@ async def end_device_list(request: Request) -> Response:
     s = services(request)
     page = parse_page(request.query_params)
     devices, total = await call(s.end_devices.page, who, page)
-    rates = s.server.poll_rate_s, s.server.post_rate_s
+    rates = s.server.poll_rate_of("EndDeviceList"), s.server.post_rate_s
     return xml(mapper.end_device_list(devices, total, *rates))
 
 

@@ -19,7 +19,9 @@ async def fsa_list(request: Request) -> Response:
     edev = request.path_params["edev"]
     _, fsas = await call(s.fsas.of, who, edev)
     items, total = paged(fsas, parse_page(request.query_params))
-    return xml(mapper.fsa_list(edev, items, total, s.server.poll_rate_s))
+    return xml(
+        mapper.fsa_list(edev, items, total, s.server.poll_rate_of("FunctionSetAssignmentsList"))
+    )
 
 
 async def fsa(request: Request) -> Response:
@@ -36,7 +38,9 @@ async def fsa_programs(request: Request) -> Response:
     programs = await call(s.programs.programs_of_fsa, who, edev, fsa_id)
     items, total = paged(programs, parse_page(request.query_params))
     href = links.fsa_programs(edev, fsa_id)
-    return xml(derp_mapper.program_list(href, items, total, s.server.poll_rate_s))
+    return xml(
+        derp_mapper.program_list(href, items, total, s.server.poll_rate_of("DERProgramList"))
+    )
 
 
 def routes() -> list[Route]:

@@ -35,7 +35,7 @@ async def mup_list(request: Request) -> Response:
     s = services(request)
     mups = await call(s.metering.mups, who)
     items, total = paged(mups, parse_page(request.query_params))
-    return xml(mapper.mup_list(items, total, s.server.poll_rate_s))
+    return xml(mapper.mup_list(items, total, s.server.poll_rate_of("MirrorUsagePointList")))
 
 
 async def create_mup(request: Request) -> Response:

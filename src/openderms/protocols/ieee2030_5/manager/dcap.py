@@ -36,8 +36,14 @@ class ServerManager:
         """Default seconds between telemetry posts."""
         return self._values[POST_RATE]
 
-    def set_poll_rate(self, seconds: int) -> None:
-        self._set(POLL_RATE, seconds)
+    def poll_rate_of(self, resource: str) -> int:
+        """Seconds between client polls of one resource (its sep.xsd name, e.g.
+        ``DeviceCapability``, ``EndDeviceList``): its own rate when set, else the server's."""
+        return self._values.get(f"{POLL_RATE}.{resource}", self._values[POLL_RATE])
+
+    def set_poll_rate(self, seconds: int, resource: str | None = None) -> None:
+        """The server's poll rate, or (``resource``) one resource's own."""
+        self._set(POLL_RATE if resource is None else f"{POLL_RATE}.{resource}", seconds)
 
     def set_post_rate(self, seconds: int) -> None:
         self._set(POST_RATE, seconds)
