@@ -242,6 +242,9 @@ def phase(pipes: list[Connection], rate: float, seconds: float, server_pid: int)
         "p50_ms": round(float(np.percentile(lat, 50)), 2),
         "p99_ms": round(float(np.percentile(lat, 99)), 2),
         "errors": sum(part["http_errors"] + part["failures"] for part in parts),
+        # 4xx/5xx or transport errors / operations failed (timeout) or shed (2,000 in flight)
+        "http_errors": sum(part["http_errors"] for part in parts),
+        "failed_ops": sum(part["failures"] for part in parts),
         "load_cpu_per_proc": [round(part["cpu"], 2) for part in parts],
         "server_cpu": round(server_cpu, 2),
     }
@@ -303,6 +306,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         srv.wait(30)
     limit = ramp[-1]
     client_bound = max(limit["load_cpu_per_proc"]) >= 0.9
+    server_bound = limit["server_cpu"] >= 0.9
+    limited_by = (
+        "load generator (client CPU saturated)"
+        if client_bound
+        else "server (CPU saturated)"
+        if server_bound
+        else "no process CPU-bound: server waits (I/O, queueing) or the 2 cores are shared"
+    )
     return {
         "ders": args.ders,
         "registered": registered,
@@ -312,10 +323,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "p50_ms": at_load["p50_ms"],
         "p99_ms": at_load["p99_ms"],
         "errors": at_load["errors"],
+        "http_errors": at_load["http_errors"],
+        "failed_ops": at_load["failed_ops"],
         "load_cpu_per_proc_at_load": at_load["load_cpu_per_proc"],
         "server_cpu_at_load": at_load["server_cpu"],
         "ramp": ramp,
-        "limited_by": "load generator (client CPU saturated)" if client_bound else "server",
+        "limited_by": limited_by,
         "server": "uvicorn 1 worker, uvloop, httptools (CSIP TLS protocol), no access log, "
         "SQLite store, TLS 1.2 ECDHE-ECDSA-AES128-CCM8",
         "clients": f"{aggregators} aggregator certificates, {args.load_procs} load processes, "
