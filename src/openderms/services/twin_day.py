@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from openderms.control import ControlPlan, Fleet, LinearGrid, dispatch_opf, pgm_ac
-from openderms.grid.engines.pgm_model import PgmModel
+from openderms.grid.engines.pgm import PgmEngine
 from openderms.grid.model import Network
-from openderms.grid.powerflow import PowerFlowResult, SeriesResult, solve, solve_series
+from openderms.grid.powerflow import PowerFlowResult, SeriesResult
 from openderms.grid.topology import Topology, derive_topology
 from openderms.grid.topology_nodes import group_ders
 from openderms.reporting.plots import plot_day, plot_network_state
@@ -103,9 +103,10 @@ def run_twin_day(preset: str, seed: int, out_dir: Path) -> TwinDayReport:
     net = twin.network
     topo = derive_topology(net)
     nodes = group_ders(net, topo)
-    noon = solve(net)
-    day = solve_series(net, twin.injections)
-    model = PgmModel.from_network(net)
+    engine = PgmEngine()  # the twin is three-phase balanced: one conversion serves every solve
+    noon = engine.solve(net)
+    day = engine.solve_series(net, twin.injections)
+    model = engine.model(net)
     fleet = Fleet.from_network(net)
     ac = pgm_ac(model)
     plan = dispatch_opf(net, fleet, LinearGrid.build(net), ac, base=noon)
