@@ -31,11 +31,46 @@ def test_basic_a_device_registers_its_own_end_device(running: Running) -> None:
         assert got.lfdi == me.lfdi.upper()
         assert got.href == location
         assert got.device_category == "0200"
-        again = c.post("/edev", content=_end_device_xml(me.sfdi, me.lfdi.upper()), headers=SEP)
-        assert again.status_code == 201
-        assert again.headers["location"] == location  # the same EndDevice, not a second one
         listed = EndDeviceList.from_xml(c.get("/edev", params={"l": 10}).content)
         assert listed.all == 1
+
+
+def test_basic_a_second_registration_of_the_same_lfdi_is_refused(
+    running: Running, snapshot: Snapshot
+) -> None:
+    """IEEE 2030.5 Annex C.2 (Registration: Remote), step 1: "(Out of band) Service provider
+    populates client device's EndDevice (containing short form device identifier [SFDI])";
+    the client then finds its EndDevice, it does not create a second one. The server keeps
+    one EndDevice per LFDI: a POST of an EndDevice whose LFDI is already registered (in
+    band or out of band) is refused with 409 Conflict and changes nothing (cactus S-ALL-51
+    "End Device Duplication", S-OPT-01 "Discovery Rejecting In-Band Registration"); the
+    client finds its EndDevice in the EndDeviceList instead."""
+    me = running.pki.identities["device1"]
+    with running.client("device1") as c:
+        first = c.post("/edev", content=_end_device_xml(me.sfdi), headers=SEP)
+        assert first.status_code == 201
+        before = snapshot()
+        again = c.post("/edev", content=_end_device_xml(me.sfdi, me.lfdi.upper()), headers=SEP)
+        assert again.status_code == 409
+        assert snapshot() == before
+        listed = EndDeviceList.from_xml(c.get("/edev", params={"l": 10}).content)
+    assert listed.all == 1
+    assert listed.items[0].href == first.headers["location"]
+
+
+def test_basic_an_out_of_band_registered_device_cannot_register_again(
+    running: Running, snapshot: Snapshot
+) -> None:
+    """IEEE 2030.5 Annex C.2 step 1, "(Out of band) Service provider populates client
+    device's EndDevice": a device so registered (here through the internal API) is refused a
+    second, in-band registration with 409 and no change (cactus S-OPT-01)."""
+    provision.end_device(running, "device1")
+    me = running.pki.identities["device1"]
+    before = snapshot()
+    with running.client("device1") as c:
+        r = c.post("/edev", content=_end_device_xml(me.sfdi, me.lfdi), headers=SEP)
+    assert r.status_code == 409
+    assert snapshot() == before
 
 
 def test_basic_an_aggregator_registers_the_devices_it_manages(running: Running) -> None:

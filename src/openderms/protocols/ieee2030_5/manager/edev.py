@@ -12,9 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from openderms.errors import NotFoundError, PermissionDeniedError, ValidationError, ValidationIssue
+from openderms.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+    ValidationIssue,
+)
 from openderms.protocols.ieee2030_5.domain import Client, EndDevice, Page
 from openderms.protocols.ieee2030_5.manager.cache import ReadCache, only_cached
+from openderms.protocols.ieee2030_5.mapper import links
 from openderms.protocols.ieee2030_5.repository.der import DerRepository
 from openderms.protocols.ieee2030_5.repository.edev import EndDeviceRepository
 from openderms.protocols.ieee2030_5.schema.edev import EndDevice as EndDeviceXml
@@ -76,8 +83,9 @@ class EndDeviceManager:
 
     def register(self, client: Client, posted: EndDeviceXml) -> EndDevice:
         """A client POSTs an EndDevice (clause 9.4.3.2.1): its own, or for an aggregator one
-        it manages. Returns the new or existing EndDevice; refuses (without any change) an
-        SFDI that does not match the LFDI or a device that belongs to another client."""
+        it manages. Returns the new EndDevice; refuses (without any change) an SFDI that does
+        not match the LFDI, a device that belongs to another client (``PermissionDeniedError``)
+        and an LFDI that is already registered (``ConflictError``, 409)."""
         lfdi = (posted.lfdi or "").lower()
         if client.kind == "device":
             if lfdi and lfdi != client.lfdi:
@@ -93,13 +101,10 @@ class EndDeviceManager:
         if existing is not None:
             if not existing.visible_to(client):
                 raise PermissionDeniedError(f"EndDevice {lfdi} belongs to another client")
-            return (
-                self._repo.update(
-                    existing.id,
-                    device_category=posted.device_category,
-                    changed_time=self._clock(),
-                )
-                or existing
+            # one EndDevice per LFDI: a second registration (in-band after an out-of-band
+            # one, or a repeat) is refused, the existing one is read at its own href
+            raise ConflictError(
+                f"EndDevice {lfdi} is already registered at {links.edev(existing.id)}"
             )
         manager = client.lfdi if client.kind == "aggregator" and lfdi != client.lfdi else None
         return self._create(
