@@ -15,6 +15,7 @@ from openderms.protocols.ieee2030_5.schema.fsa import FunctionSetAssignmentsList
 from openderms.protocols.ieee2030_5.schema.time import Time
 from tests.protocols.ieee2030_5 import provision
 from tests.protocols.ieee2030_5.conftest import Running
+from tests.protocols.ieee2030_5.sep_schema import assert_valid
 
 
 def test_core_discovery_walk_dcap_edev_fsa_derp_derc(running: Running) -> None:
@@ -69,23 +70,33 @@ def test_core_mrids_end_with_the_server_pen(running: Running) -> None:
 
 
 def test_core_default_control_is_linked_and_served(running: Running) -> None:
-    """A DERProgram links its DefaultDERControl, what DER do when no event is active."""
+    """IEEE 2030.5 DERProgram.DefaultDERControlLink: the default control, what DER do when no
+    event is active. Every program serves one: before an operator sets one, the standing
+    default (energised, no limit, a stable mRID with the server's PEN); then the operator's."""
     device = provision.end_device(running, "device1")
     program = provision.program(running, [device], "feeder-1")
     with running.client("device1") as c:
-        assert c.get(f"/derp/{program.id}/dderc").status_code == 404
+        programs = DERProgramList.from_xml(c.get("/derp", params={"l": 5}).content)
+        link = programs.items[0].default_der_control_link
+        assert link is not None
+        assert link.href == f"/derp/{program.id}/dderc"
+        standing = c.get(link.href)
+        assert standing.status_code == 200
+        assert_valid(running.schema, standing.content)
+        first = DefaultDERControl.from_xml(standing.content)
+        assert first.der_control_base == DERControlBase(op_mod_energize=True)
+        assert first.mrid.endswith(f"{12345:08X}")
+        assert first.subscribable == 1
+        assert DefaultDERControl.from_xml(c.get(link.href).content).mrid == first.mrid
         default = DefaultDERControl(
             mrid="A" * 24 + "00003039",
             der_control_base=DERControlBase(op_mod_energize=True, op_mod_max_lim_w=10000),
             set_grad_w=100,
         )
         running.services.programs.set_default_control(program.id, default)
-        programs = DERProgramList.from_xml(c.get("/derp", params={"l": 5}).content)
-        link = programs.items[0].default_der_control_link
-        assert link is not None
-        assert link.href == f"/derp/{program.id}/dderc"
         got = DefaultDERControl.from_xml(c.get(link.href).content)
         assert got.der_control_base == default.der_control_base
+        assert got.set_grad_w == 100
         assert got.href == link.href
 
 

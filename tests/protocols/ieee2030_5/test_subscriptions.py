@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from openderms.protocols.ieee2030_5.schema.derp import DefaultDERControl, DERControlBase
 from openderms.protocols.ieee2030_5.schema.edev import EndDevice
 from openderms.protocols.ieee2030_5.schema.pubsub import Subscription, SubscriptionList
 from openderms.protocols.ieee2030_5.services import build_services
@@ -165,6 +166,35 @@ def test_core_active_list_subscribers_are_notified_when_a_control_starts_and_end
     assert mrid in started
     assert b"<currentStatus>1</currentStatus>" in started
     assert mrid not in ended
+
+
+def test_core_default_control_subscribers_are_notified_when_it_is_set(
+    webhook: Callable[[Receiver, int], str], running: Running
+) -> None:
+    """IEEE 2030.5 clause 9.6: a client may subscribe to a resource marked subscribable; a
+    program's DefaultDERControl is (cactus S-ALL-39 "Default Controls - Ramp Rate"). Setting
+    a new default POSTs a sep.xsd-valid Notification carrying it (here setGradW 100)."""
+    receiver = Receiver()
+    uri = webhook(receiver, free_port())
+    device = provision.end_device(running, "device1")
+    program = provision.program(running, [device], "feeder-1")
+    resource = f"/derp/{program.id}/dderc"
+    with running.client("device1") as c:
+        sub = subscription(resource, uri)
+        assert c.post(f"/edev/{device.id}/sub", content=sub, headers=SEP).status_code == 201
+    provision.control(running, program.id)  # a control is no DefaultDERControl change
+    default = DefaultDERControl(
+        mrid="B" * 24 + "00003039",
+        der_control_base=DERControlBase(op_mod_energize=True),
+        set_grad_w=100,
+    )
+    running.services.programs.set_default_control(program.id, default)
+    wait_for(lambda: len(receiver.bodies) == 1)
+    body = receiver.bodies[0]
+    assert_valid(running.schema, body)
+    assert b'xsi:type="DefaultDERControl"' in body
+    assert b"<setGradW>100</setGradW>" in body
+    assert default.mrid.encode() in body
 
 
 def test_core_pending_notifications_survive_a_restart(

@@ -12,10 +12,16 @@ program's controls whose intervals overlap its own (same devices, same primacy: 
 wins); ``randomize_start_s`` / ``randomize_duration_s`` are passed to clients as given.
 Lists hold the controls whose interval has not ended, ordered by start, then creation time
 descending (clause 12.1.2).
+
+Every program serves and links a DefaultDERControl (what DER do when no control is active):
+the one an operator set (``set_default_control``), else the standing default
+``standing_default(program)``: normal operation, energised (``opModEnergize`` true) with no
+limit, its mRID derived from the program's so that it is stable across restarts.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -69,6 +75,8 @@ class DerProgramManager:
         self._controls: ReadCache[int, tuple[DerControl, ...]] = ReadCache()
         #: called with a program id after its controls changed (created, cancelled)
         self.on_controls_changed: list[Callable[[int], None]] = []
+        #: called with a program id after its DefaultDERControl was set
+        self.on_default_changed: list[Callable[[int], None]] = []
         end_devices.on_access_change.append(self._visible.invalidate)
 
     # -- reads (served from memory) -------------------------------------------------------
@@ -114,10 +122,16 @@ class DerProgramManager:
         raise NotFoundError("DERControl", str(control_id))
 
     def default_control(self, client: Client, program_id: int) -> DefaultDERControl:
+        """The program's DefaultDERControl: the one set, else the standing default."""
         program = self.program(client, program_id)
-        if program.default_control is None:
-            raise NotFoundError("DefaultDERControl", str(program_id))
-        return program.default_control
+        return program.default_control or standing_default(program)
+
+    def program_default(self, program_id: int) -> DefaultDERControl:
+        """Internal API: the DefaultDERControl a program serves (``NotFoundError``)."""
+        program = self._repo.get(program_id)
+        if program is None:
+            raise NotFoundError("DERProgram", str(program_id))
+        return program.default_control or standing_default(program)
 
     def curves(self, client: Client, program_id: int) -> list[DerCurveRecord]:
         self.program(client, program_id)
@@ -233,6 +247,7 @@ class DerProgramManager:
             raise NotFoundError("DERProgram", str(program_id))
         self._repo.set_default(program_id, default)
         self._visible.invalidate()
+        self._notify(self.on_default_changed, program_id)
 
     def add_curve(self, program_id: int, curve: DERCurve) -> DerCurveRecord:
         if self._repo.get(program_id) is None:
@@ -249,11 +264,15 @@ class DerProgramManager:
 
     def _changed(self, program_id: int) -> None:
         self._controls.invalidate(program_id)
-        for listener in self.on_controls_changed:
+        self._notify(self.on_controls_changed, program_id)
+
+    @staticmethod
+    def _notify(listeners: list[Callable[[int], None]], program_id: int) -> None:
+        for listener in listeners:
             try:
                 listener(program_id)
             except Exception:  # a listener never undoes the change
-                logger.exception("control change listener failed for program %d", program_id)
+                logger.exception("change listener failed for program %d", program_id)
 
     def _load_controls(self, program_id: int) -> tuple[DerControl, ...]:
         return tuple(self._repo.controls_of(program_id))
@@ -261,6 +280,19 @@ class DerProgramManager:
     def _load_visible(self, key: tuple[str, bool]) -> tuple[DerProgram, ...]:
         lfdi, aggregator = key
         return tuple(self._repo.visible_to(lfdi, aggregator))
+
+
+def standing_default(program: DerProgram) -> DefaultDERControl:
+    """The DefaultDERControl of a program no operator gave one: normal operation (energised,
+    no limit). Its mRID keeps the program's PEN (last 8 hex digits) after 96 bits derived
+    from the program's mRID, so it is the same on every read and across restarts."""
+    derived = hashlib.sha256(f"dderc:{program.mrid}".encode()).hexdigest()[:24].upper()
+    return DefaultDERControl(
+        mrid=derived + program.mrid[-8:],
+        description="standing default",
+        version=0,
+        der_control_base=DERControlBase(op_mod_energize=True),
+    )
 
 
 def _issue(field: str, value: object, expected: str) -> ValidationIssue:

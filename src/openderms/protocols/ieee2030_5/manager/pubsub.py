@@ -3,7 +3,8 @@ SubscriptionList naming a DERControlList (or ActiveDERControlList) of a program 
 whenever that program's controls change (created, cancelled, superseded) the server POSTs a
 Notification carrying the list's first ``limit`` items to the subscriber's
 ``notificationURI``; and again when one of its controls starts or ends (the dispatcher's
-ticks), since the ActiveDERControlList changes then.
+ticks), since the ActiveDERControlList changes then. A program's DefaultDERControl
+(``/derp/{id}/dderc``) is subscribable too: setting it notifies the new one.
 
 Delivery: each Notification is first stored (``sep_notification``), then one dispatcher
 thread POSTs it over HTTPS; a 2xx removes it, anything else (refused, unreachable, timeout)
@@ -35,12 +36,14 @@ from openderms.protocols.ieee2030_5.repository.pubsub import (
     PubSubRepository,
     SubscriptionRecord,
 )
-from openderms.protocols.ieee2030_5.schema.base import MEDIA_TYPE
+from openderms.protocols.ieee2030_5.schema.base import MEDIA_TYPE, SepModel
 from openderms.protocols.ieee2030_5.schema.pubsub import Subscription, notification
 
 logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 _CONTROL_LIST = re.compile(r"^/derp/(\d+)/(derc|actderc)$")
+#: what a client may subscribe to: a program's control lists and its DefaultDERControl
+_SUBSCRIBABLE = re.compile(r"^/derp/(\d+)/(derc|actderc|dderc)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,7 @@ class SubscriptionManager:
         )
         self._last_tick = clock()
         programs.on_controls_changed.append(self.controls_changed)
+        programs.on_default_changed.append(self.default_changed)
 
     # -- clients --------------------------------------------------------------------------
 
@@ -95,14 +99,14 @@ class SubscriptionManager:
     def subscribe(self, client: Client, end_device_id: int, posted: Subscription) -> int:
         device = self._end_devices.get(client, end_device_id)
         issues = []
-        match = _CONTROL_LIST.match(posted.subscribed_resource)
+        match = _SUBSCRIBABLE.match(posted.subscribed_resource)
         given = {p.id for p in self._program_repo.visible_to(device.lfdi, aggregator=False)}
         if match is None or int(match.group(1)) not in given:
             issues.append(
                 _issue(
                     "subscribedResource",
                     posted.subscribed_resource,
-                    "a DERControlList of the device",
+                    "a DERControlList or DefaultDERControl of the device",
                 )
             )
         if not posted.notification_uri.startswith("https://"):
@@ -135,7 +139,7 @@ class SubscriptionManager:
             return
         now = self._clock()
         controls = self._programs.program_controls(program_id)
-        rows = []
+        bodies = []
         for sub in subscriptions:
             items = controls
             if sub.subscribed_resource.endswith("/actderc"):
@@ -143,17 +147,35 @@ class SubscriptionManager:
             page = derp_mapper.control_list(
                 sub.subscribed_resource, items[: sub.limit], len(items), now
             )
-            sub_uri = (self.base_url or "") + links.subscription(sub.end_device_id, sub.id)
-            body = notification(sub.subscribed_resource, sub_uri, page)
-            rows.append(
-                {
-                    "subscription_id": sub.id,
-                    "body": body.decode(),
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-            )
+            bodies.append((sub, self._notification(sub, page)))
+        self._enqueue(bodies)
+
+    def default_changed(self, program_id: int) -> None:
+        """Queue a Notification with the new DefaultDERControl for each of its subscribers."""
+        subscriptions = self._repo.of_resources([links.default_control(program_id)])
+        if not subscriptions:
+            return
+        default = derp_mapper.default_control(
+            program_id, self._programs.program_default(program_id)
+        )
+        self._enqueue([(sub, self._notification(sub, default)) for sub in subscriptions])
+
+    def _notification(self, sub: SubscriptionRecord, resource: SepModel) -> bytes:
+        sub_uri = (self.base_url or "") + links.subscription(sub.end_device_id, sub.id)
+        return notification(sub.subscribed_resource, sub_uri, resource)
+
+    def _enqueue(self, bodies: list[tuple[SubscriptionRecord, bytes]]) -> None:
+        now = self._clock()
+        rows = [
+            {
+                "subscription_id": sub.id,
+                "body": body.decode(),
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for sub, body in bodies
+        ]
         self._repo.enqueue(rows)
         self._dispatcher.wake()
 

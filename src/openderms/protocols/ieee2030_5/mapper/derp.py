@@ -33,9 +33,8 @@ def program(item: DerProgram) -> DERProgram:
         description=item.description or None,
         version=item.version,
         active_der_control_list_link=ListLink(href=links.active_controls(item.id)),
-        default_der_control_link=(
-            Link(href=links.default_control(item.id)) if item.default_control else None
-        ),
+        # every program serves one: the operator's or the standing default
+        default_der_control_link=Link(href=links.default_control(item.id)),
         der_control_list_link=ListLink(href=links.controls(item.id)),
         der_curve_list_link=ListLink(href=links.curves(item.id)),
         primacy=item.primacy,
@@ -90,7 +89,8 @@ def control_list(
 
 
 def default_control(program_id: int, item: DefaultDERControl) -> DefaultDERControl:
-    return item.model_copy(update={"href": links.default_control(program_id)})
+    # subscribable: clients may subscribe to it (Subscription/Notification)
+    return item.model_copy(update={"href": links.default_control(program_id), "subscribable": 1})
 
 
 def curve(item: DerCurveRecord) -> DERCurve:
