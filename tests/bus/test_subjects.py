@@ -20,6 +20,9 @@ def test_builders_give_one_subject_per_substation() -> None:
     assert subjects.telemetry("sub1", "der-42") == "telemetry.sub1.der-42"
     assert subjects.measurements("sub1") == "measurements.sub1"
     assert subjects.switch_states("sub1") == "switch_states.sub1"
+    assert subjects.switching_orders("sub1") == "switching_orders.sub1"
+    assert subjects.parse("switching_orders.sub1").substation_id == "sub1"
+    assert subjects.SWITCHING_ORDERS in subjects.STORED_FAMILIES
     assert subjects.violations("sub1") == "violations.sub1"
     assert subjects.control_plans("sub1") == "control_plans.sub1"
     assert subjects.responses("sub1") == "responses.sub1"

@@ -6,6 +6,7 @@ JetStream stream (file storage, retained ``max_age_s``)::
     telemetry.<substation_id>.<der_id>   DER telemetry (ingest -> control)
     measurements.<substation_id>         SCADA P/Q/V at the substation and feeder heads
     switch_states.<substation_id>        switch states reported by exception
+    switching_orders.<substation_id>     planned switching orders (switch, state, start, end)
     violations.<substation_id>           constraint violations found by the control loop
     control_plans.<substation_id>        dispatch results (controls with their reasons)
     responses.<substation_id>            DER responses to controls (received, started, ...)
@@ -44,6 +45,7 @@ class Family:
 TELEMETRY = Family("telemetry", ("substation_id", "der_id"), 1 * _DAY_S)
 MEASUREMENTS = Family("measurements", ("substation_id",), 1 * _DAY_S)
 SWITCH_STATES = Family("switch_states", ("substation_id",), 7 * _DAY_S)
+SWITCHING_ORDERS = Family("switching_orders", ("substation_id",), 30 * _DAY_S)
 VIOLATIONS = Family("violations", ("substation_id",), 7 * _DAY_S)
 CONTROL_PLANS = Family("control_plans", ("substation_id",), 7 * _DAY_S)
 RESPONSES = Family("responses", ("substation_id",), 7 * _DAY_S)
@@ -58,6 +60,7 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
             TELEMETRY,
             MEASUREMENTS,
             SWITCH_STATES,
+            SWITCHING_ORDERS,
             VIOLATIONS,
             CONTROL_PLANS,
             RESPONSES,
@@ -126,6 +129,14 @@ def measurements(substation_id: str) -> str:
 
 def switch_states(substation_id: str) -> str:
     return _build(SWITCH_STATES, substation_id=substation_id)
+
+
+def switching_orders(substation_id: str) -> str:
+    """``switching_orders.<substation_id>``: planned switching orders, one per message:
+    ``{"order_id": str, "switch_id": str, "closed": bool, "start": ISO 8601 UTC,
+    "end": ISO 8601 UTC or null}``; the same ``order_id`` again replaces the order (a window
+    already over cancels it). The control loop applies each at its start, reverts it at end."""
+    return _build(SWITCHING_ORDERS, substation_id=substation_id)
 
 
 def violations(substation_id: str) -> str:

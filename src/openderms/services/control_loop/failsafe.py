@@ -15,8 +15,9 @@ marks them uncontrollable at their fallback output and re-dispatches the others.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -24,7 +25,9 @@ from openderms.control import DispatchOptions, dispatch_opf
 from openderms.control.types import FloatArray
 from openderms.grid.powerflow import PowerFlowResult
 from openderms.grid.topology_nodes import group_ders
-from openderms.services.control_loop.state import GridState
+from openderms.services.control_loop.ports import ControlRequest
+from openderms.services.control_loop.queue import QueuedControl
+from openderms.services.control_loop.state import DerView, GridState
 
 
 def safe_default_caps(state: GridState, *, min_share: float = 0.0) -> dict[str, float]:
@@ -74,3 +77,37 @@ def mark(state: GridState, der_ids: Iterable[str], *, silent: bool) -> list[str]
             v.silent = silent
             changed.append(d)
     return changed
+
+
+def not_following(
+    state: GridState,
+    opened: Iterable[QueuedControl],
+    now: datetime,
+    comply_within_s: float,
+    tolerance_kw: float,
+) -> list[tuple[DerView, ControlRequest]]:
+    """DER whose telemetry, ``comply_within_s`` after they received a control and newer than
+    that, is off its set point by more than ``tolerance_kw`` (kW or kvar)."""
+    out = []
+    for entry in opened:
+        v = state.ders[entry.der_id]
+        r = entry.request
+        if entry.received_at is None or v.last_seen is None or v.last_seen <= entry.received_at:
+            continue
+        if now - entry.received_at < timedelta(seconds=comply_within_s):
+            continue
+        tol = tolerance_kw
+        off = (
+            (r.p_max_kw is not None and v.p_kw > r.p_max_kw + tol)
+            or (r.p_kw is not None and abs(v.p_kw - r.p_kw) > tol)
+            or (r.q_kvar is not None and abs(v.q_kvar - _q_possible(r.q_kvar, v)) > tol)
+        )
+        if off:
+            out.append((v, r))
+    return out
+
+
+def _q_possible(q_kvar: float, v: DerView) -> float:
+    """The vars the DER can give at its present output (inside its ``s_kva`` circle)."""
+    room = math.sqrt(max(v.s_kva**2 - v.p_kw**2, 0.0))
+    return min(max(q_kvar, -room), room)

@@ -1,11 +1,13 @@
 """``ControlLoop.step(now)``: one pass of real-time constraint management.
 
-ingest (telemetry, measurements, switch states: the ``ingest_*`` methods, called as messages
-arrive) -> responses (delivery tracking) -> failsafe (silent DER, DER ignoring controls) ->
-state (AC power flow with measured injections) -> violations (``control.detect_violations``)
--> episodes (hysteresis, hold time) -> dispatch (heuristic, then the AC-checked OPF) -> plan
--> queue (supersession, renewal) -> revert (controls end when every episode has cleared)
--> deliver (priority, retries). Every decision goes to the audit log.
+ingest (telemetry, measurements, switch states, planned switching orders: the ``ingest_*``
+methods, called as messages arrive) -> responses (delivery tracking) -> switching orders due
+(applied ``order_lead_s`` before their start, reverted at their end; ``orders``) -> failsafe
+(silent DER, DER ignoring controls) -> state (AC power flow with measured injections) ->
+violations (``control.detect_violations``) -> episodes (hysteresis, hold time) -> dispatch
+(heuristic, then the AC-checked OPF) -> plan -> queue (supersession, renewal) -> revert
+(controls end when every episode has cleared) -> deliver (priority, retries). Every decision
+goes to the audit log.
 
 The loop is synchronous and takes ``now`` from its caller, so tests drive it with a fake
 clock; ``runner.ControlLoopRunner`` drives it from the bus. Signs: generator convention for
@@ -14,8 +16,6 @@ DER (positive = export), ``substation_p_kw`` positive = import.
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,20 +33,21 @@ from openderms.control import (
     dispatch_opf,
 )
 from openderms.control.types import Fleet, FloatArray
+from openderms.errors import ValidationError
 from openderms.grid.powerflow import PowerFlowResult
 from openderms.services.control_loop import failsafe
 from openderms.services.control_loop.audit import AuditLog
-from openderms.services.control_loop.plans import request_of, same_setpoint
+from openderms.services.control_loop.orders import SwitchingOrder, SwitchingSchedule, check_order
+from openderms.services.control_loop.plans import request_of, request_of_renewal, same_setpoint
 from openderms.services.control_loop.ports import (
     ControlDelivery,
-    ControlRequest,
     DefaultControl,
     DeliveryError,
     ResponseSource,
 )
 from openderms.services.control_loop.queue import ControlQueue, RetryPolicy
 from openderms.services.control_loop.revert import EpisodeTracker
-from openderms.services.control_loop.state import DerView, GridState
+from openderms.services.control_loop.state import GridState
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ class LoopConfig:
     setpoint_tolerance_kw: float = 0.2
     readmit_after_s: float = 3600.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    order_lead_s: float = 120.0  # a planned switching order is applied this early
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,7 @@ class ControlLoop:
         self._pending_defaults: dict[str, DefaultControl] = {}
         self._changed = False
         self.outside_control: set[str] = set()  # keys no dispatchable DER can relieve
+        self.orders = SwitchingSchedule()
 
     # -- ingest ---------------------------------------------------------------------------
     def ingest_telemetry(self, der_id: str, payload: Mapping[str, Any]) -> None:
@@ -128,10 +131,58 @@ class ControlLoop:
         states = {
             k: v if isinstance(v, bool) else str(v).lower() == "closed" for k, v in raw.items()
         }
+        self._switch(states, now, "SCADA")
+
+    def _switch(self, states: Mapping[str, bool], now: datetime, source: str) -> None:
         if self.state.apply_switch_states(states):
             self._changed = True
             self.outside_control.clear()
-            self.audit.write(now, "switching", f"switch states now {states}")
+            self.audit.write(now, "switching", f"switch states now {states} ({source})")
+
+    def ingest_switching_order(
+        self,
+        order_id: str,
+        switch_id: str,
+        closed: bool,
+        start: datetime,
+        end: datetime | None = None,
+        *,
+        now: datetime,
+    ) -> SwitchingOrder:
+        """Schedule a planned switching order (``orders`` module): applied from ``start``
+        less ``config.order_lead_s`` at the next step, reverted at ``end``; the same
+        ``order_id`` replaces it. ``ValidationError`` (naming the order, field and value;
+        an unknown switch named) leaves the schedule as it was."""
+        switch_ids = {s.id for s in self.state.net.switches}
+        try:
+            order = check_order(order_id, switch_id, closed, start, end, switch_ids=switch_ids)
+        except ValidationError as e:
+            self.audit.write(now, "order_rejected", str(e), constraint=f"order:{order_id}")
+            raise
+        old = self.orders.put(order)
+        what = "order_replaced" if old is not None else "order_received"
+        self.audit.write(now, what, order.describe(), constraint=f"order:{order_id}")
+        return order
+
+    def cancel_switching_order(self, order_id: str, now: datetime) -> bool:
+        """Cancel an order (a switch it set returns at the next step); False if unknown."""
+        old = self.orders.cancel(order_id)
+        if old is not None:
+            self.audit.write(now, "order_cancelled", old.describe(), constraint=f"order:{order_id}")
+        return old is not None
+
+    def _apply_orders(self, now: datetime) -> None:
+        states = {s.id: s.closed for s in self.state.net.switches}
+        changes, events = self.orders.due(now, self.config.order_lead_s, states)
+        for ev in events:
+            why = ev.order.describe()
+            if ev.action == "reverted":
+                why += f"; {ev.switch_id} back to {'closed' if ev.closed else 'open'}"
+            self.audit.write(
+                now, f"order_{ev.action}", why, constraint=f"order:{ev.order.order_id}"
+            )
+        if changes:
+            self._switch(changes, now, "planned order")
 
     # -- defaults -------------------------------------------------------------------------
     def provision_defaults(self, now: datetime, caps_kw: Mapping[str, float] | None = None) -> None:
@@ -150,6 +201,7 @@ class ControlLoop:
         cfg = self.config
         self.queue.on_responses(self.responses.drain(), now)
         self._send_defaults()
+        self._apply_orders(now)
         newly_silent = self._failsafe(now)
         fleet = self.state.fleet()
         present = self.state.solve(fleet.p_present_kw, fleet.q_present_kvar)
@@ -204,31 +256,21 @@ class ControlLoop:
             self.audit.write(now, "failsafe", why, controls=(d,))
         for d in back:
             self.audit.write(now, "contact_restored", "telemetry again", controls=(d,))
-        for entry in self.queue.open_controls():
-            v = state.ders[entry.der_id]
-            r = entry.request
-            if entry.received_at is None or v.last_seen is None or v.last_seen <= entry.received_at:
-                continue
-            if now - entry.received_at < timedelta(seconds=cfg.comply_within_s):
-                continue
-            tol = cfg.comply_tolerance_kw
-            off = (
-                (r.p_max_kw is not None and v.p_kw > r.p_max_kw + tol)
-                or (r.p_kw is not None and abs(v.p_kw - r.p_kw) > tol)
-                or (r.q_kvar is not None and abs(v.q_kvar - _q_possible(r.q_kvar, v)) > tol)
+        opened = self.queue.open_controls()
+        for v, r in failsafe.not_following(
+            state, opened, now, cfg.comply_within_s, cfg.comply_tolerance_kw
+        ):
+            v.ignores_controls = True
+            v.ignoring_since = now
+            self.queue.fail_not_followed(v.der_id, now)
+            why = (
+                f"received {r.control_id} but runs at {v.p_kw:.1f} kW {v.q_kvar:.1f} kvar: "
+                "not controllable"
             )
-            if off:
-                v.ignores_controls = True
-                v.ignoring_since = now
-                self.queue.fail_not_followed(v.der_id, now)
-                why = (
-                    f"received {r.control_id} but runs at {v.p_kw:.1f} kW {v.q_kvar:.1f} kvar: "
-                    "not controllable"
-                )
-                self.audit.write(
-                    now, "not_followed", why, constraint=r.constraint, controls=(v.der_id,)
-                )
-                newly.append(v.der_id)
+            self.audit.write(
+                now, "not_followed", why, constraint=r.constraint, controls=(v.der_id,)
+            )
+            newly.append(v.der_id)
         for v in state.ders.values():
             if v.ignoring_since is not None and now - v.ignoring_since >= timedelta(
                 seconds=cfg.readmit_after_s
@@ -347,18 +389,3 @@ class ControlLoop:
         if out:
             self.audit.write(now, "revert", "every constraint cleared", controls=tuple(out))
         return out
-
-
-def _q_possible(q_kvar: float, v: DerView) -> float:
-    """The vars the DER can give at its present output (inside its ``s_kva`` circle)."""
-    room = math.sqrt(max(v.s_kva**2 - v.p_kw**2, 0.0))
-    return min(max(q_kvar, -room), room)
-
-
-def request_of_renewal(
-    r: ControlRequest, control_id: str, now: datetime, duration_s: float
-) -> ControlRequest:
-    """``r`` again from ``now`` for ``duration_s``, under a new id."""
-    return dataclasses.replace(
-        r, control_id=control_id, start=now, expiry=now + timedelta(seconds=duration_s)
-    )

@@ -5,6 +5,7 @@ Signs: generator convention (positive = export; ``q_kvar`` negative absorbs vars
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -98,3 +99,12 @@ def plan_payload(at: datetime, plan: ControlPlan, queued: Sequence[str]) -> dict
         "queued": list(queued),
         "notes": list(plan.notes),
     }
+
+
+def request_of_renewal(
+    r: ControlRequest, control_id: str, now: datetime, duration_s: float
+) -> ControlRequest:
+    """``r`` again from ``now`` for ``duration_s``, under a new id."""
+    return dataclasses.replace(
+        r, control_id=control_id, start=now, expiry=now + timedelta(seconds=duration_s)
+    )

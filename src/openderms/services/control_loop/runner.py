@@ -1,7 +1,9 @@
 """The asyncio runner: feeds the loop from the bus and publishes what it finds.
 
-Subscribes to ``telemetry.<substation>.*``, ``measurements.<substation>`` and
-``switch_states.<substation>``; every ``period_s`` runs ``ControlLoop.step`` and publishes
+Subscribes to ``telemetry.<substation>.*``, ``measurements.<substation>``,
+``switch_states.<substation>`` and ``switching_orders.<substation>`` (one planned order per
+message, ``orders.order_from_payload``; a bad one is logged and written to the audit log as
+``order_rejected``, not retried); every ``period_s`` runs ``ControlLoop.step`` and publishes
 the violations (``violations.<substation>``, when there are any or they just went away) and
 the chosen plan (``control_plans.<substation>``). ``stop`` ends the subscriptions.
 ``BusResponses`` is a ``ResponseSource`` reading DER reports from ``responses.<substation>``.
@@ -17,7 +19,9 @@ from datetime import datetime
 
 from openderms.bus import Message, MessageBus, Subscription
 from openderms.bus import subjects as sub
+from openderms.errors import ValidationError
 from openderms.services.control_loop.loop import ControlLoop, StepReport
+from openderms.services.control_loop.orders import order_from_payload
 from openderms.services.control_loop.plans import plan_payload, violations_payload
 from openderms.services.control_loop.ports import Clock, ResponseEvent, ResponseStatus
 
@@ -96,6 +100,9 @@ class ControlLoopRunner:
                 sub.measurements(s), self._measurements, durable=f"{durable}-ms"
             ),
             await self.bus.subscribe(sub.switch_states(s), self._switches, durable=f"{durable}-sw"),
+            await self.bus.subscribe(
+                sub.switching_orders(s), self._orders, durable=f"{durable}-so"
+            ),
         ]
 
     async def stop(self) -> None:
@@ -138,3 +145,15 @@ class ControlLoopRunner:
 
     async def _switches(self, msg: Message) -> None:
         self.loop.ingest_switch_states(msg.json(), self.clock.now())
+
+    async def _orders(self, msg: Message) -> None:
+        """A bad order is refused (logged, audited) and acknowledged: a retry cannot fix it."""
+        now = self.clock.now()
+        switch_ids = {sw.id for sw in self.loop.state.net.switches}
+        try:
+            o = order_from_payload(msg.json(), switch_ids)
+        except ValidationError as e:
+            logger.warning("switching order refused: %s", e)
+            self.loop.audit.write(now, "order_rejected", str(e))
+            return
+        self.loop.ingest_switching_order(o.order_id, o.switch_id, o.closed, o.start, o.end, now=now)
