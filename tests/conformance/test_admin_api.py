@@ -12,6 +12,7 @@ import httpx
 import pytest
 from starlette.types import ASGIApp
 
+from openderms.errors import PermissionDeniedError
 from openderms.protocols.ieee2030_5.api.admin import create_admin_app
 from openderms.protocols.ieee2030_5.domain import Page
 from openderms.protocols.ieee2030_5.security.identity import ClientIdentity
@@ -109,7 +110,21 @@ def test_admin_refuses_what_it_does_not_serve(
     assert r.status_code == 400
     assert "opModExpLimW" in r.json()["error"]
     assert post(client, "no-such-step", {}).status_code == 404
-    assert post(client, "set-client-access", {"granted": False}).status_code == 400
+    assert post(client, "set-client-access", {"granted": "no"}).status_code == 400
+
+
+def test_admin_revokes_and_restores_a_certificates_access(
+    admin: tuple[AdminClient, Ieee2030_5Services],
+) -> None:
+    client, services = admin
+    me = ClientIdentity.from_lfdi(DEVICE_LFDI)
+    assert post(client, "ensure-end-device", {"registered": True}).status_code == 200
+    assert post(client, "set-client-access", {"granted": False}).status_code == 200
+    assert services.end_devices.access_granted(me) is False
+    with pytest.raises(PermissionDeniedError):
+        services.end_devices.client(me)
+    assert post(client, "set-client-access", {"granted": True}).status_code == 200
+    assert services.end_devices.client(me).kind == "device"
 
 
 def test_admin_maps_an_aggregators_der_to_it(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openderms.store.tables import ID_LEN, Base
@@ -33,6 +33,12 @@ class SepClientRow(Base):
     kind: Mapped[str] = mapped_column(String(16), comment="device or aggregator")
     name: Mapped[str] = mapped_column(String(ID_LEN), default="", comment="free text")
     created_at: Mapped[datetime] = mapped_column(comment="UTC")
+    # revision 0004
+    access_granted: Mapped[bool] = mapped_column(
+        default=True,
+        server_default=true(),
+        comment="false: every request of this certificate is refused (403)",
+    )
 
 
 class SepEndDeviceRow(Base):
@@ -54,6 +60,10 @@ class SepEndDeviceRow(Base):
     registered_at: Mapped[datetime | None] = mapped_column(comment="UTC; null: no PIN yet")
     der_id: Mapped[str | None] = mapped_column(String(ID_LEN), comment="registry DER id")
     changed_time: Mapped[datetime] = mapped_column(comment="UTC, last change")
+    # revision 0004
+    connection_point_id: Mapped[str | None] = mapped_column(
+        String(32), comment="CSIP-AUS ConnectionPoint id (NMI); null: none given"
+    )
 
 
 class SepFsaRow(Base):

@@ -8,6 +8,7 @@ import pytest
 from openderms.protocols.ieee2030_5.schema.derp import DERProgramList
 from openderms.protocols.ieee2030_5.schema.edev import EndDevice, EndDeviceList
 from openderms.protocols.ieee2030_5.security.identity import ClientIdentity
+from openderms.protocols.ieee2030_5.services import build_services
 from tests.protocols.ieee2030_5 import provision
 from tests.protocols.ieee2030_5.conftest import Running, Snapshot
 
@@ -115,3 +116,49 @@ def test_agg_an_unmanaged_device_lfdi_cannot_be_taken_over(running: Running) -> 
         assert c.post("/edev", content=body, headers=SEP).status_code == 403
     other = ClientIdentity.from_lfdi("f" * 40)
     assert running.services.end_devices.ensure(other).aggregator_lfdi is None
+
+
+def test_core_access_revoked_at_run_time_refuses_every_request_without_change(
+    running: Running, snapshot: Snapshot
+) -> None:
+    """IEEE 2030.5 security: authentication (the TLS certificate) is followed by the server's
+    authorisation of what that client may access; the utility must be able to withdraw a
+    client's access without waiting for its certificate to expire. A certificate whose
+    access is revoked at run time is refused (403) on every request, reads and writes, on a
+    connection already open too, and nothing changes;
+    other clients keep their access; granting it again restores it (cactus S-ALL-05 step 5
+    "DISALLOW ACCESS")."""
+    device = provision.end_device(running, "device1")
+    provision.end_device(running, "device2")
+    me = running.pki.identities["device1"]
+    body = EndDevice(sfdi=me.sfdi, lfdi=me.lfdi, changed_time=0).to_xml(
+        skip_empty=True, exclude_none=True
+    )
+    with running.client("device1") as c:
+        assert c.get("/edev").status_code == 200
+        running.services.end_devices.set_access(me, granted=False)
+        before = snapshot()
+        assert c.get("/edev").status_code == 403
+        assert c.get(f"/edev/{device.id}").status_code == 403
+        assert c.get("/dcap").status_code == 403
+        assert c.post("/edev", content=body, headers=SEP).status_code == 403
+        assert c.post("/mup", content=b"<MirrorUsagePoint/>", headers=SEP).status_code == 403
+        assert snapshot() == before
+        with running.client("device2") as other:
+            assert other.get("/edev").status_code == 200
+        running.services.end_devices.set_access(me, granted=True)
+        listed = EndDeviceList.from_xml(c.get("/edev").content)
+    assert [e.href for e in listed.items] == [f"/edev/{device.id}"]
+
+
+def test_core_revoked_access_is_kept_in_the_store(running: Running) -> None:
+    """The access list is persisted: services built again on the same store (a restart)
+    still refuse the revoked certificate, including one never listed before."""
+    unknown = running.pki.identities["device2"]  # never registered: listed on revocation
+    running.services.end_devices.set_access(unknown, granted=False)
+    again = build_services(running.store.engine, pen=12345)
+    try:
+        assert again.end_devices.access_granted(unknown) is False
+        assert again.end_devices.access_granted(running.pki.identities["device1"]) is True
+    finally:
+        again.close()

@@ -211,7 +211,13 @@ def set_post_rate(req: AdminRequest) -> dict[str, Any]:
 
 
 def set_client_access(req: AdminRequest) -> dict[str, Any]:
-    raise AdminError(400, "set-client-access (aggregator tenancy changes) not supported")
+    """Grant or revoke the certificate's access (``granted``): kept in the store, checked on
+    every request of that certificate."""
+    granted = req.params.get("granted")
+    if not isinstance(granted, bool):
+        raise AdminError(400, "granted must be true or false")
+    req.services.end_devices.set_access(req.owner, granted)
+    return {"ok": True, "granted": granted}
 
 
 HANDLERS: dict[str, Handler] = {

@@ -1,5 +1,10 @@
 """EndDevices and Registration: what a client may see and register.
 
+Access (the server's access list): a certificate of the trusted CA may use the server unless
+its access was revoked (``set_access``, kept in the store); every request of a revoked
+certificate is refused with 403 (``PermissionDeniedError``) before anything is read or
+changed, until access is granted again.
+
 Authorisation (CSIP 5.2.3, IEEE 2030.5 clause 6.3.5): a device certificate sees only the
 EndDevice whose LFDI is its own; an aggregator certificate sees its own EndDevice and the
 EndDevices mapped to it, and can never read or change another's. Asking for an EndDevice one
@@ -43,7 +48,8 @@ class EndDeviceManager:
         self._repo = repo
         self._ders = ders
         self._clock = clock
-        self._kinds: ReadCache[str, ClientKind] = ReadCache()
+        #: per certificate LFDI: its kind and whether its access is granted
+        self._kinds: ReadCache[str, tuple[ClientKind, bool]] = ReadCache()
         #: called after any change that may change what a client sees (programs, controls)
         self.on_access_change: list[Callable[[], None]] = []
 
@@ -51,12 +57,28 @@ class EndDeviceManager:
 
     def client(self, identity: ClientIdentity, *, cached_only: bool = False) -> Client:
         """The client of a certificate: a registered aggregator, else a device
-        (``cached_only``: raise ``CacheMiss`` rather than read the database)."""
+        (``cached_only``: raise ``CacheMiss`` rather than read the database);
+        ``PermissionDeniedError`` when its access is revoked."""
         load = only_cached if cached_only else self._load_kind
-        return Client(identity=identity, kind=self._kinds.get(identity.lfdi, load))  # type: ignore[arg-type]
+        kind, granted = self._kinds.get(identity.lfdi, load)  # type: ignore[arg-type]
+        if not granted:
+            raise PermissionDeniedError(f"access of certificate {identity.lfdi} is revoked")
+        return Client(identity=identity, kind=kind)
 
-    def _load_kind(self, lfdi: str) -> ClientKind:
-        return self._repo.client_kind(lfdi) or "device"
+    def _load_kind(self, lfdi: str) -> tuple[ClientKind, bool]:
+        kind, granted = self._repo.client_access(lfdi)
+        return kind or "device", granted
+
+    def set_access(self, identity: ClientIdentity, granted: bool) -> None:
+        """Internal API: grant or revoke a certificate's access at run time (persisted; takes
+        effect on its next request, on connections already open too)."""
+        self._repo.set_access(identity.lfdi, identity.sfdi, granted, self._clock())
+        self._kinds.invalidate(identity.lfdi)
+        self._access_changed()
+
+    def access_granted(self, identity: ClientIdentity) -> bool:
+        """Internal API: whether the certificate may use the server."""
+        return self._load_kind(identity.lfdi)[1]
 
     def put_client(self, identity: ClientIdentity, kind: ClientKind, name: str = "") -> None:
         """Internal API: declare a certificate a device or an aggregator."""

@@ -40,10 +40,36 @@ class EndDeviceRepository:
 
     # -- clients ------------------------------------------------------------------------
 
-    def client_kind(self, lfdi: str) -> ClientKind | None:
+    def client_access(self, lfdi: str) -> tuple[ClientKind | None, bool]:
+        """The client's kind (None: not listed) and whether its access is granted (an
+        unlisted certificate of the trusted CA is)."""
         with self._engine.begin() as conn:
-            kind = conn.scalar(select(SepClientRow.kind).where(SepClientRow.lfdi == lfdi))
-        return cast(ClientKind, kind) if kind is not None else None
+            row = conn.execute(
+                select(SepClientRow.kind, SepClientRow.access_granted).where(
+                    SepClientRow.lfdi == lfdi
+                )
+            ).first()
+        if row is None:
+            return None, True
+        return cast(ClientKind, row.kind), bool(row.access_granted)
+
+    def set_access(self, lfdi: str, sfdi: int, granted: bool, now: datetime) -> None:
+        """Grant or revoke the certificate's access (listing it as a device when unknown)."""
+        with self._writer.begin() as conn:
+            done = conn.execute(
+                update(SepClientRow).where(SepClientRow.lfdi == lfdi).values(access_granted=granted)
+            )
+            if done.rowcount == 0:
+                conn.execute(
+                    insert(SepClientRow).values(
+                        lfdi=lfdi,
+                        sfdi=sfdi,
+                        kind="device",
+                        name="",
+                        created_at=now,
+                        access_granted=granted,
+                    )
+                )
 
     def put_client(self, lfdi: str, sfdi: int, kind: ClientKind, name: str, now: datetime) -> None:
         """Add the client, or change its kind and name."""
