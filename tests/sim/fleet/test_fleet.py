@@ -11,7 +11,11 @@ import time
 import httpx
 import numpy as np
 
-from openderms.protocols.ieee2030_5.schema.derp import DefaultDERControl, DERControlBase
+from openderms.protocols.ieee2030_5.schema.derp import (
+    ActivePower,
+    DefaultDERControl,
+    DERControlBase,
+)
 from openderms.protocols.ieee2030_5.schema.response import (
     EVENT_COMPLETED,
     EVENT_RECEIVED,
@@ -68,6 +72,20 @@ def test_the_behaviour_caps_output_to_a_fraction_of_rated_power() -> None:
     assert output_w(9_000, RATED_W, cap, delivery=0.5) == 6_000
     assert output_w(9_000, RATED_W, DERControlBase(op_mod_fixed_w=5000)) == 5_000
     assert output_w(9_000, RATED_W, DERControlBase(op_mod_connect=False)) == 0
+
+
+def test_a_storage_inverter_follows_its_schedule_and_a_target_in_both_directions() -> None:
+    """``p_min_w`` < 0: ``available`` is the schedule (charging negative); a cap only lowers
+    export, ``opModTargetW`` moves it anywhere between its charge and discharge ratings."""
+    charge = -4_000.0
+    assert output_w(charge, RATED_W, None, p_min_w=-RATED_W) == charge
+    assert output_w(charge, RATED_W, DERControlBase(op_mod_max_lim_w=0), p_min_w=-RATED_W) == (
+        charge
+    )
+    target = DERControlBase(op_mod_target_w=ActivePower(value=-7_000, multiplier=0))
+    assert output_w(charge, RATED_W, target, p_min_w=-RATED_W) == -7_000
+    assert output_w(charge, RATED_W, target) == 0  # a PV inverter never draws power
+    assert output_w(charge, RATED_W, None) == 0
 
 
 def test_fleet_discovers_applies_a_control_reports_and_falls_back_to_default(

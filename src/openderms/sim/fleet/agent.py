@@ -48,6 +48,11 @@ from openderms.sim.fleet.behaviour import Behaviour, output_w, reactive_var
 SEP = {"content-type": "application/sep+xml"}
 WATTS = ReadingType(uom=38, kind=37, data_qualifier=2, flow_direction=1, power_of_ten_multiplier=0)
 VARS = ReadingType(uom=63, kind=37, data_qualifier=2, flow_direction=1, power_of_ten_multiplier=0)
+#: the W it could export uncontrolled now (PV: what the sun gives; storage: its schedule)
+AVAILABLE_W = ReadingType(
+    uom=38, kind=37, data_qualifier=8, flow_direction=1, power_of_ten_multiplier=0
+)
+AVAILABLE = "Wavail"  # its MirrorMeterReading's description
 Available = Callable[[float], float]
 
 
@@ -79,7 +84,10 @@ class AgentStats:
 
 
 class DerAgent:
-    """A simulated inverter of ``rated_w`` whose PV could make ``available(t)`` W."""
+    """A simulated inverter of ``rated_w`` whose PV could make ``available(t)`` W.
+    ``p_min_w`` < 0: a storage or EV charger inverter (``available`` is then its schedule,
+    see ``behaviour.output_w``); ``report_available``: its telemetry also carries the W it
+    could export uncontrolled (a third MirrorMeterReading, ``AVAILABLE``)."""
 
     def __init__(
         self,
@@ -92,9 +100,12 @@ class DerAgent:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
         limit: asyncio.Semaphore | None = None,
+        p_min_w: float = 0.0,
+        report_available: bool = False,
     ) -> None:
         self.http, self.lfdi = http, lfdi.lower()
         self.rated_w, self.available = rated_w, available
+        self.p_min_w, self.report_available = p_min_w, report_available
         self.behaviour = behaviour or Behaviour()
         self.rng = rng or random.Random(lfdi)
         self.clock, self.limit = clock, limit
@@ -185,6 +196,16 @@ class DerAgent:
 
     async def register_telemetry(self, mup_list_href: str = "/mup") -> None:
         """Create the MirrorUsagePoint with W and var MirrorMeterReadings."""
+        readings = [
+            MirrorMeterReading(mrid=self._mrid(1), description="W", reading_type=WATTS),
+            MirrorMeterReading(mrid=self._mrid(2), description="var", reading_type=VARS),
+        ]
+        if self.report_available:
+            readings.append(
+                MirrorMeterReading(
+                    mrid=self._mrid(3), description=AVAILABLE, reading_type=AVAILABLE_W
+                )
+            )
         mup = MirrorUsagePoint(
             mrid=self._mrid(0),
             description="DER",
@@ -192,10 +213,7 @@ class DerAgent:
             service_category_kind=0,
             status=1,
             device_lfdi=self.lfdi.upper(),
-            readings=[
-                MirrorMeterReading(mrid=self._mrid(1), description="W", reading_type=WATTS),
-                MirrorMeterReading(mrid=self._mrid(2), description="var", reading_type=VARS),
-            ],
+            readings=readings,
             post_rate=self.post_rate_s,
         )
         r = await self._request("POST", mup_list_href, content=_xml(mup), headers=SEP)
@@ -283,7 +301,9 @@ class DerAgent:
     def output(self) -> tuple[float, float]:
         """(W, var) now, from the PV availability and the control applied."""
         now = self.clock()
-        w = output_w(self.available(now), self.rated_w, self.applied, self.behaviour.delivery)
+        w = output_w(
+            self.available(now), self.rated_w, self.applied, self.behaviour.delivery, self.p_min_w
+        )
         self.last_output_w = w
         return w, reactive_var(self.rated_w, self.applied)
 
@@ -291,18 +311,17 @@ class DerAgent:
         assert self.mup_href is not None
         w, var = self.output()
         period = DateTimeInterval(duration=self.post_rate_s, start=int(self.clock()))
-        doc = MirrorMeterReadingList(
-            all=2,
-            results=2,
-            items=[
-                MirrorMeterReading(
-                    mrid=self._mrid(1), reading=Reading(value=round(w), time_period=period)
-                ),
-                MirrorMeterReading(
-                    mrid=self._mrid(2), reading=Reading(value=round(var), time_period=period)
-                ),
-            ],
-        )
+        values = [w, var]
+        if self.report_available:
+            free = output_w(self.available(self.clock()), self.rated_w, None, 1.0, self.p_min_w)
+            values.append(free)
+        items = [
+            MirrorMeterReading(
+                mrid=self._mrid(n), reading=Reading(value=round(v), time_period=period)
+            )
+            for n, v in enumerate(values, start=1)
+        ]
+        doc = MirrorMeterReadingList(all=len(items), results=len(items), items=items)
         await self._request("POST", self.mup_href, content=_xml(doc), headers=SEP)
 
     # --- the loop --------------------------------------------------------------------

@@ -43,11 +43,14 @@ def output_w(
     rated_w: float,
     control: DERControlBase | None,
     delivery: float = 1.0,
+    p_min_w: float = 0.0,
 ) -> float:
     """The active power (W, export positive) an inverter produces when ``available_w`` is
     what its PV could make and ``control`` is in force (None: free running). A cap is met
-    only to ``delivery`` of the curtailment asked for."""
-    free = max(0.0, min(available_w, rated_w))
+    only to ``delivery`` of the curtailment asked for. ``p_min_w`` < 0 makes it a storage
+    (or EV charger) inverter: ``available_w`` is then its schedule (negative = charging),
+    a cap lowers its export, and ``opModTargetW`` moves it anywhere in [p_min_w, rated_w]."""
+    free = max(min(p_min_w, 0.0), min(available_w, rated_w))
     if control is None:
         return free
     if control.op_mod_connect is False or control.op_mod_energize is False:
@@ -59,7 +62,8 @@ def output_w(
         target = min(target, control.op_mod_max_lim_w / 10_000 * rated_w)
     if control.op_mod_target_w is not None:
         tw = control.op_mod_target_w
-        target = min(free, max(0.0, tw.value * 10.0**tw.multiplier))
+        w = tw.value * 10.0**tw.multiplier
+        target = max(p_min_w, min(rated_w, w)) if p_min_w < 0 else min(free, max(0.0, w))
     return free - (free - target) * delivery
 
 
