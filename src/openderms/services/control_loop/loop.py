@@ -3,11 +3,11 @@
 ingest (telemetry, measurements, switch states, planned switching orders: the ``ingest_*``
 methods, called as messages arrive) -> responses (delivery tracking) -> switching orders due
 (applied ``order_lead_s`` before their start, reverted at their end; ``orders``) -> failsafe
-(silent DER, DER ignoring controls) -> state (AC power flow with measured injections) ->
-violations (``control.detect_violations``) -> episodes (hysteresis, hold time) -> dispatch
-(heuristic, then the AC-checked OPF) -> plan -> queue (supersession, renewal) -> revert
-(controls end when every episode has cleared) -> deliver (priority, retries). Every decision
-goes to the audit log.
+(silent DER, DER ignoring controls) -> state (loads fitted to SCADA by state estimation,
+AC power flow with measured injections) -> violations (``control.detect_violations``) ->
+episodes (hysteresis, hold time) -> dispatch (heuristic, then the AC-checked OPF) -> plan ->
+queue (supersession, renewal) -> revert (controls end when every episode has cleared) ->
+deliver (priority, retries). Every decision goes to the audit log.
 
 The loop is synchronous and takes ``now`` from its caller, so tests drive it with a fake
 clock; ``runner.ControlLoopRunner`` drives it from the bus. Signs: generator convention for
@@ -204,6 +204,7 @@ class ControlLoop:
         self._apply_orders(now)
         newly_silent = self._failsafe(now)
         fleet = self.state.fleet()
+        self.state.estimate(fleet.p_present_kw, fleet.q_present_kvar)  # loads fit to SCADA
         present = self.state.solve(fleet.p_present_kw, fleet.q_present_kvar)
         net = self.state.net
         violations = detect_violations(present, net, cfg.limits, when=now)

@@ -10,6 +10,13 @@ LinDistFlow model (rebuilt on a switch change), loads (from the profile or measu
 ``fleet()``: the ``control.Fleet`` the dispatch takes, where a DER that cannot be controlled
 is fixed at its fallback output. ``solve(fleet)`` is the power flow with measured injections.
 
+State estimation: SCADA reports the substation's and feeder heads' P/Q/V by exception
+(``ingest_measurements``: each message updates the values it carries). ``estimate(p, q)``
+then fits the loads to them with ``grid.estimation`` (power-grid-model WLS: the forecast
+loads as pseudo-measurements, DER telemetry, the SCADA values) and ``solve`` uses the
+estimated loads; with no SCADA flow, or when the estimate fails (``estimation_note`` says
+why), the forecast / AMI loads.
+
 Generator convention for DER (positive = export), load convention for loads (positive =
 consumed); ``substation_p_kw`` positive = import. Times UTC-aware.
 """
@@ -26,7 +33,9 @@ import numpy as np
 
 from openderms.control import Fleet, LinearGrid
 from openderms.control.types import FloatArray
+from openderms.errors import OpenDermsError
 from openderms.grid.engines.pgm_model import PgmModel
+from openderms.grid.estimation import ScadaMeasurements, StateEstimate, StateEstimator
 from openderms.grid.model import Network
 from openderms.grid.powerflow import PowerFlowResult
 from openderms.services.control_loop.ports import ControlRequest
@@ -113,6 +122,10 @@ class GridState:
             for d in net.ders
         }
         self.switch_changes = 0
+        self.scada = ScadaMeasurements()
+        self.estimated: StateEstimate | None = None
+        self.estimation_note = ""
+        self._estimator: StateEstimator | None = None
         self._template = Fleet.from_network(net)
         self._rating_max_kw = np.array([d.p_max_kw for d in net.ders], dtype=np.float64)
         self._rating_min_kw = np.array([d.p_min_kw for d in net.ders], dtype=np.float64)
@@ -130,12 +143,17 @@ class GridState:
             return False
         self.model = self.model.with_switch_states(changed)
         self.linear = LinearGrid.build(self.model.net)
+        self._estimator = None
         self.switch_changes += 1
         return True
 
     def ingest_measurements(self, payload: Mapping[str, Any]) -> None:
-        """SCADA / AMI loads: ``{"loads": {load_id: {"p_kw": .., "q_kvar": ..}}}`` (load
-        convention). Substation and feeder-head P/Q/V are kept for state estimation later."""
+        """SCADA / AMI: ``{"substation": {"p_kw", "q_kvar", "v_pu"}, "feeder_heads":
+        {feeder_id: {"p_kw", "q_kvar", "v_pu"}}, "feeder_heads_p_kw": {feeder_id: p_kw},
+        "loads": {load_id: {"p_kw": .., "q_kvar": ..}}}``, every part optional (reported by
+        exception: what a message carries replaces what was known). Loads in load convention;
+        ``substation.p_kw`` positive = import; head P positive into the feeder."""
+        self.scada = merge_scada(self.scada, payload)
         loads = payload.get("loads") or {}
         if not loads:
             return
@@ -191,12 +209,59 @@ class GridState:
             q_present_kvar=q_now,
         )
 
+    def estimate(self, der_p_kw: FloatArray, der_q_kvar: FloatArray) -> StateEstimate | None:
+        """Fit the loads to SCADA with DER at ``der_p_kw``/``der_q_kvar`` (their telemetry);
+        None (and ``estimation_note``) when there is nothing to fit or the fit failed."""
+        self.estimated = None
+        if not self.scada.has_flows:
+            self.estimation_note = "no substation or feeder-head flow measured"
+            return None
+        try:
+            if self._estimator is None:
+                self._estimator = StateEstimator(self.model)
+            self.estimated = self._estimator.estimate(
+                self.load_p_kw, self.load_q_kvar, der_p_kw, der_q_kvar, self.scada
+            )
+            self.estimation_note = ""
+        except (OpenDermsError, ValueError) as exc:
+            self.estimation_note = f"state estimation failed, loads as forecast: {exc}"
+        return self.estimated
+
     def solve(self, p_kw: FloatArray, q_kvar: FloatArray) -> PowerFlowResult:
-        """AC power flow with DER at ``p_kw``/``q_kvar`` (generator convention) and the loads."""
+        """AC power flow with DER at ``p_kw``/``q_kvar`` (generator convention) and the loads
+        (the estimated ones when there is an estimate)."""
+        est = self.estimated
         return self.model.solve(
-            load_p_kw=self.load_p_kw,
-            load_q_kvar=self.load_q_kvar,
+            load_p_kw=self.load_p_kw if est is None else est.load_p_kw,
+            load_q_kvar=self.load_q_kvar if est is None else est.load_q_kvar,
             der_p_kw=p_kw,
             der_q_kvar=q_kvar,
             error_tolerance=1e-6,
         )
+
+
+def merge_scada(old: ScadaMeasurements, payload: Mapping[str, Any]) -> ScadaMeasurements:
+    """``old`` with the values ``payload`` carries (see ``GridState.ingest_measurements``)."""
+    sub = payload.get("substation") or {}
+    heads = payload.get("feeder_heads") or {}
+    p = dict(old.head_p_kw)
+    q = dict(old.head_q_kvar)
+    v = dict(old.head_v_pu)
+    for fid, value in (payload.get("feeder_heads_p_kw") or {}).items():
+        p[str(fid)] = float(value)
+    for fid, m in heads.items():
+        for target, key in ((p, "p_kw"), (q, "q_kvar"), (v, "v_pu")):
+            if m.get(key) is not None:
+                target[str(fid)] = float(m[key])
+
+    def pick(key: str, was: float | None) -> float | None:
+        return float(sub[key]) if sub.get(key) is not None else was
+
+    return ScadaMeasurements(
+        substation_p_kw=pick("p_kw", old.substation_p_kw),
+        substation_q_kvar=pick("q_kvar", old.substation_q_kvar),
+        substation_v_pu=pick("v_pu", old.substation_v_pu),
+        head_p_kw=p,
+        head_q_kvar=q,
+        head_v_pu=v,
+    )
