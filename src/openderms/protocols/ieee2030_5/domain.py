@@ -52,6 +52,8 @@ class EndDevice:
     registered_at: datetime | None
     changed_time: datetime
     der_id: str | None = None
+    #: CSIP-AUS ConnectionPoint id (by default the NMI); None: none given
+    connection_point_id: str | None = None
 
     def visible_to(self, client: Client) -> bool:
         """A device sees its own EndDevice; an aggregator those mapped to it."""

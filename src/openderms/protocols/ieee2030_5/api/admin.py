@@ -26,6 +26,7 @@ from starlette.routing import Route
 from openderms.errors import OpenDermsError
 from openderms.protocols.ieee2030_5.domain import FINAL_STATUSES, EndDevice, Page
 from openderms.protocols.ieee2030_5.manager.fsa import new_mrid
+from openderms.protocols.ieee2030_5.mapper.derp import csipaus_limits
 from openderms.protocols.ieee2030_5.schema.derp import DefaultDERControl, DERControlBase
 from openderms.protocols.ieee2030_5.security.identity import ClientIdentity
 from openderms.protocols.ieee2030_5.services import Ieee2030_5Services
@@ -33,8 +34,6 @@ from openderms.protocols.ieee2030_5.services import Ieee2030_5Services
 Params = dict[str, Any]
 Handler = Callable[["AdminRequest"], dict[str, Any]]
 
-#: the CSIP-AUS extension limits (csipaus:opModExpLimW ...) this server does not serve
-AUS_LIMITS = ("opModExpLimW", "opModImpLimW", "opModGenLimW", "opModLoadLimW")
 DEFAULT_FSA = "default"
 ACTIVE_LEAD_S = 60  # an "active" control started this long ago
 DEFAULT_DURATION_S = 3600
@@ -130,17 +129,27 @@ def ensure_mup_list_empty(req: AdminRequest) -> dict[str, Any]:
     return {"ok": True}
 
 
-def _unsupported(params: Params) -> None:
-    used = [k for k in AUS_LIMITS if params.get(k) is not None]
-    if used:
-        raise AdminError(400, f"CSIP-AUS extension controls not served: {', '.join(used)}")
+def _w(params: Params, name: str) -> float | None:
+    value = params.get(name)
+    return float(value) if value is not None else None
+
+
+def _limits(params: Params, **controls: object) -> DERControlBase:
+    """The CSIP-AUS limits of the instruction (W), with ``controls``."""
+    return csipaus_limits(
+        export_w=_w(params, "opModExpLimW"),
+        import_w=_w(params, "opModImpLimW"),
+        generation_w=_w(params, "opModGenLimW"),
+        load_w=_w(params, "opModLoadLimW"),
+        **controls,
+    )
 
 
 def create_der_control(req: AdminRequest) -> dict[str, Any]:
     p = req.params
-    _unsupported(p)
     fixed_w = p.get("opModFixedW")
-    base = DERControlBase(
+    base = _limits(
+        p,
         op_mod_connect=p.get("opModConnect"),
         op_mod_energize=p.get("opModEnergize"),
         op_mod_fixed_w=round(float(fixed_w) * 100) if fixed_w is not None else None,
@@ -168,13 +177,12 @@ def create_der_control(req: AdminRequest) -> dict[str, Any]:
 
 def create_default_der_control(req: AdminRequest) -> dict[str, Any]:
     p = req.params
-    _unsupported(p)
     program_id = req.device_program_id()
     # an empty DERControlBase would be left out of the document (skip_empty), which sep.xsd
-    # refuses: the default then says the normal state, energised
+    # refuses: the default also says the normal state, energised
     default = DefaultDERControl(
         mrid=new_mrid(0),
-        der_control_base=DERControlBase(op_mod_energize=True),
+        der_control_base=_limits(p, op_mod_energize=True),
         set_grad_w=p.get("setGradW"),
     )
     req.services.programs.set_default_control(program_id, default)

@@ -11,6 +11,7 @@ from openderms.protocols.ieee2030_5.api.common import call, client, read_xml, se
 from openderms.protocols.ieee2030_5.manager.paging import parse_page
 from openderms.protocols.ieee2030_5.mapper import edev as mapper
 from openderms.protocols.ieee2030_5.mapper import links
+from openderms.protocols.ieee2030_5.schema.csipaus import ConnectionPoint as ConnectionPointXml
 from openderms.protocols.ieee2030_5.schema.edev import EndDevice as EndDeviceXml
 
 
@@ -48,10 +49,33 @@ async def registration(request: Request) -> Response:
     return xml(found)
 
 
+async def connection_point(request: Request) -> Response:
+    """GET the EndDevice's CSIP-AUS ConnectionPoint (404 until its client PUT one)."""
+    who = await client(request)
+    device = await call(services(request).end_devices.get, who, request.path_params["edev"])
+    found = mapper.connection_point(device)
+    if found is None:
+        raise NotFoundError("ConnectionPoint", str(device.id))
+    return xml(found)
+
+
+async def put_connection_point(request: Request) -> Response:
+    """PUT the ConnectionPoint (CSIP-AUS Annex E): 201 the first time, 204 on an update,
+    both with its Location; 400 (reasonCode 1) for an id that is not an NMI."""
+    who = await client(request)
+    posted = await read_xml(request, ConnectionPointXml)
+    args = who, request.path_params["edev"], posted
+    device, created = await call(services(request).end_devices.set_connection_point, *args)
+    location = {"Location": links.connection_point(device.id)}
+    return Response(status_code=201 if created else 204, headers=location)
+
+
 def routes() -> list[Route]:
     return [
         Route(links.EDEV, end_device_list, methods=["GET", "HEAD"]),
         Route(links.EDEV, register, methods=["POST"]),
         Route(links.EDEV + "/{edev:int}", end_device, methods=["GET", "HEAD"]),
         Route(links.EDEV + "/{edev:int}/rg", registration, methods=["GET", "HEAD"]),
+        Route(links.EDEV + "/{edev:int}/cp", connection_point, methods=["GET", "HEAD"]),
+        Route(links.EDEV + "/{edev:int}/cp", put_connection_point, methods=["PUT"]),
     ]

@@ -14,6 +14,7 @@ clients' devices are not disclosed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -29,6 +30,7 @@ from openderms.protocols.ieee2030_5.manager.cache import ReadCache, only_cached
 from openderms.protocols.ieee2030_5.mapper import links
 from openderms.protocols.ieee2030_5.repository.der import DerRepository
 from openderms.protocols.ieee2030_5.repository.edev import EndDeviceRepository
+from openderms.protocols.ieee2030_5.schema.csipaus import ConnectionPoint as ConnectionPointXml
 from openderms.protocols.ieee2030_5.schema.edev import EndDevice as EndDeviceXml
 from openderms.protocols.ieee2030_5.security.identity import (
     ClientIdentity,
@@ -37,6 +39,28 @@ from openderms.protocols.ieee2030_5.security.identity import (
 )
 
 Clock = Callable[[], datetime]
+
+
+_NMI = re.compile(r"^[A-HJ-NP-Z0-9]{10}[0-9]?$")
+
+
+def nmi_checksum(nmi10: str) -> int:
+    """The AEMO NMI checksum digit of a 10-character NMI (Luhn over the characters' ASCII
+    codes, doubling from the rightmost)."""
+    total, double = 0, True
+    for ch in reversed(nmi10):
+        code = ord(ch) * 2 if double else ord(ch)
+        double = not double
+        total += sum(int(d) for d in str(code))
+    return (10 - total % 10) % 10
+
+
+def valid_nmi(nmi: str) -> bool:
+    """An NMI as CSIP-AUS uses for ConnectionPoint ids: 10 characters (digits and upper-case
+    letters but I and O), optionally followed by its checksum digit, which must match."""
+    if not _NMI.match(nmi):
+        return False
+    return len(nmi) == 10 or int(nmi[10]) == nmi_checksum(nmi[:10])
 
 
 def _issue(field: str, value: object, expected: str) -> ValidationError:
@@ -137,6 +161,30 @@ class EndDeviceManager:
             pin=None,
             der_id=None,
         )
+
+    def set_connection_point(
+        self, client: Client, end_device_id: int, posted: ConnectionPointXml
+    ) -> tuple[EndDevice, bool]:
+        """The client PUTs its EndDevice's CSIP-AUS ConnectionPoint (Annex E): the NMI is
+        checked (``ValidationError``, 400 reasonCode 1, nothing changed) and kept; returns
+        the EndDevice and whether it had none before."""
+        device = self.get(client, end_device_id)
+        nmi = (posted.identifier() or "").strip().upper()
+        if not valid_nmi(nmi):
+            raise ValidationError(
+                [
+                    ValidationIssue(
+                        "ConnectionPoint",
+                        str(end_device_id),
+                        "connectionPointId",
+                        posted.identifier(),
+                        "an NMI: 10 characters A-Z (not I, O) or 0-9, then optionally its "
+                        "checksum digit",
+                    )
+                ]
+            )
+        changed = self._repo.update(device.id, connection_point_id=nmi, changed_time=self._clock())
+        return changed or device, device.connection_point_id is None
 
     # -- internal API -------------------------------------------------------------------
 

@@ -9,9 +9,11 @@ from openderms.protocols.ieee2030_5.domain import DerControl, DerCurveRecord, De
 from openderms.protocols.ieee2030_5.mapper import links
 from openderms.protocols.ieee2030_5.schema.base import Link, ListLink
 from openderms.protocols.ieee2030_5.schema.derp import (
+    ActivePower,
     DateTimeInterval,
     DefaultDERControl,
     DERControl,
+    DERControlBase,
     DERControlList,
     DERCurve,
     DERCurveList,
@@ -19,6 +21,61 @@ from openderms.protocols.ieee2030_5.schema.derp import (
     DERProgramList,
     EventStatus,
 )
+
+#: the Int16 range of ActivePower.value
+_INT16_MAX = 0x7FFF
+
+
+def active_power(w: float) -> ActivePower:
+    """``w`` watts as ActivePower (``value`` x 10^``multiplier``), exact when it can be with a
+    value that fits Int16, the smallest such multiplier from 0 up, then fractions (1500 W ->
+    1500 x 10^0; 50 kW -> 5000 x 10^1; 1500.5 W -> 15005 x 10^-1); else rounded with the
+    smallest multiplier whose value fits."""
+    fitting: list[ActivePower] = []
+    for multiplier in (*range(10), -1, -2, -3):
+        scaled = w / 10**multiplier
+        value = round(scaled)
+        if abs(value) > _INT16_MAX:
+            continue
+        found = ActivePower(multiplier=multiplier, value=value)
+        if abs(value * 10.0**multiplier - w) <= 1e-9 * max(1.0, abs(w)):
+            return found
+        fitting.append(found)
+    if not fitting:
+        raise ValueError(f"{w} W is beyond ActivePower's range")
+    return min(fitting, key=lambda p: p.multiplier)
+
+
+def watts(power: ActivePower) -> float:
+    """ActivePower in W."""
+    return float(power.value * 10.0**power.multiplier)
+
+
+def csipaus_limits(
+    *,
+    export_w: float | None = None,
+    import_w: float | None = None,
+    generation_w: float | None = None,
+    load_w: float | None = None,
+    **controls: object,
+) -> DERControlBase:
+    """Internal control API: a DERControlBase with the CSIP-AUS limits in W (magnitudes:
+    export and import at the connection point, the DER's generation and load), plus any
+    other DERControlBase field given by name (``op_mod_energize=True``)."""
+
+    def of(w: float | None) -> ActivePower | None:
+        return active_power(w) if w is not None else None
+
+    return DERControlBase.model_validate(
+        {
+            **controls,
+            "op_mod_exp_lim_w": of(export_w),
+            "op_mod_imp_lim_w": of(import_w),
+            "op_mod_gen_lim_w": of(generation_w),
+            "op_mod_load_lim_w": of(load_w),
+        }
+    )
+
 
 #: responseRequired (clause 10.4): bit 0 "message received" and bit 1 "specific response"
 #: (event started, completed, opted out, rejected...), posted to ``replyTo``

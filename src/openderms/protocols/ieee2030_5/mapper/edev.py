@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from openderms.protocols.ieee2030_5.domain import EndDevice
 from openderms.protocols.ieee2030_5.mapper import links
 from openderms.protocols.ieee2030_5.schema.base import Link, ListLink
+from openderms.protocols.ieee2030_5.schema.csipaus import ConnectionPoint
 from openderms.protocols.ieee2030_5.schema.edev import EndDevice as EndDeviceXml
 from openderms.protocols.ieee2030_5.schema.edev import EndDeviceList, Registration
 
@@ -26,6 +27,16 @@ def end_device(device: EndDevice, post_rate_s: int) -> EndDeviceXml:
         post_rate=device.post_rate_s or post_rate_s,
         registration_link=Link(href=links.registration(device.id)),
         subscription_list_link=ListLink(href=links.subscriptions(device.id)),
+        connection_point_link=Link(href=links.connection_point(device.id)),
+    )
+
+
+def connection_point(device: EndDevice) -> ConnectionPoint | None:
+    """The CSIP-AUS ConnectionPoint of ``device`` (None until its client gave one)."""
+    if device.connection_point_id is None:
+        return None
+    return ConnectionPoint(
+        href=links.connection_point(device.id), connection_point_id=device.connection_point_id
     )
 
 

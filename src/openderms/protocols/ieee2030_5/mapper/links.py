@@ -23,6 +23,11 @@ def registration(end_device_id: int) -> str:
     return f"{edev(end_device_id)}/rg"
 
 
+def connection_point(end_device_id: int) -> str:
+    """CSIP-AUS ConnectionPoint of an EndDevice."""
+    return f"{edev(end_device_id)}/cp"
+
+
 def fsa_list(end_device_id: int) -> str:
     return f"{edev(end_device_id)}/fsa"
 

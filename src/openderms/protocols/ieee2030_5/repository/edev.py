@@ -30,6 +30,7 @@ def _end_device(row: Row[Any] | Mapping[str, Any]) -> EndDevice:
         registered_at=m["registered_at"],
         changed_time=m["changed_time"],
         der_id=m["der_id"],
+        connection_point_id=m.get("connection_point_id"),
     )
 
 

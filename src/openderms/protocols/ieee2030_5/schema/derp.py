@@ -26,6 +26,7 @@ from openderms.protocols.ieee2030_5.schema.base import (
     UInt32,
     XmlBool,
 )
+from openderms.protocols.ieee2030_5.schema.csipaus import NSMAP
 
 #: EventStatus.currentStatus values (clause 12.1.3)
 SCHEDULED = 0
@@ -60,8 +61,11 @@ class ReactivePower(SepModel):
     value: Int16 = element(tag="value")
 
 
-class DERControlBase(SepModel, tag="DERControlBase"):
-    """The CSIP controls, in sep.xsd order (opModFixedW comes before opModMaxLimW)."""
+class DERControlBase(SepModel, tag="DERControlBase", nsmap=NSMAP):
+    """The CSIP controls, in sep.xsd order (opModFixedW comes before opModMaxLimW), then the
+    CSIP-AUS limits (``csipaus:``, after sep.xsd's elements as csipaus-core.xsd extends it):
+    import and export at the connection point, generation (discharge) and load (charge) of
+    the DER, in W (``ActivePower``, generator convention: all four are magnitudes)."""
 
     op_mod_connect: XmlBool | None = element(tag="opModConnect", default=None)
     op_mod_energize: XmlBool | None = element(tag="opModEnergize", default=None)
@@ -82,6 +86,10 @@ class DERControlBase(SepModel, tag="DERControlBase"):
     op_mod_watt_pf: Link | None = element(tag="opModWattPF", default=None)
     op_mod_watt_var: Link | None = element(tag="opModWattVar", default=None)
     ramp_tms: UInt16 | None = element(tag="rampTms", default=None)
+    op_mod_imp_lim_w: ActivePower | None = element(tag="opModImpLimW", ns="csipaus", default=None)
+    op_mod_exp_lim_w: ActivePower | None = element(tag="opModExpLimW", ns="csipaus", default=None)
+    op_mod_gen_lim_w: ActivePower | None = element(tag="opModGenLimW", ns="csipaus", default=None)
+    op_mod_load_lim_w: ActivePower | None = element(tag="opModLoadLimW", ns="csipaus", default=None)
 
 
 class EventStatus(SepModel):

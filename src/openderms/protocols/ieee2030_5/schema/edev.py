@@ -17,9 +17,10 @@ from openderms.protocols.ieee2030_5.schema.base import (
     UInt32,
     XmlBool,
 )
+from openderms.protocols.ieee2030_5.schema.csipaus import NSMAP
 
 
-class EndDevice(SubscribableResource, tag="EndDevice"):
+class EndDevice(SubscribableResource, tag="EndDevice", nsmap=NSMAP):
     der_list_link: ListLink | None = element(tag="DERListLink", default=None)
     device_category: HexBinary32 | None = element(tag="deviceCategory", default=None)
     lfdi: HexBinary160 | None = element(tag="lFDI", default=None)
@@ -33,6 +34,10 @@ class EndDevice(SubscribableResource, tag="EndDevice"):
     post_rate: UInt32 | None = element(tag="postRate", default=None)
     registration_link: Link | None = element(tag="RegistrationLink", default=None)
     subscription_list_link: ListLink | None = element(tag="SubscriptionListLink", default=None)
+    #: CSIP-AUS Annex E: "SHALL contain a Link to an instance of ConnectionPoint"
+    connection_point_link: Link | None = element(
+        tag="ConnectionPointLink", ns="csipaus", default=None
+    )
 
 
 class EndDeviceList(SubscribableList, tag="EndDeviceList"):
