@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/delivery.py [--preset small|camden] [--json] [--hours 2]
         [--step-s 30] [--loss 0.10] [--ignoring 0.05] [--delay-s 5] [--seed 0]
+        [--deadband-kw 1.0] [--deadband-pct 10] [--no-compare]
 
 The twin's design day from ``--hours``/2 before to after solar noon (loads and available PV
 from its 15-minute profile, fed to the loop as measurements) with the loop stepping every
@@ -19,7 +20,12 @@ their share with other DER). Prints:
   ``violation_steps``: loop steps that saw an actionable one;
 - control counts (queued: from a dispatch or renewing one before its expiry; sends; by final
   status), DER flagged as ignoring controls;
-- timings: ``step_ms`` (median, p95, max), ``dispatch_ms`` (median, max), ``defaults_s``.
+- timings: ``step_ms`` (median, p95, max), ``dispatch_ms`` (median, max), ``defaults_s``;
+- churn: ``superseded`` (controls replaced by a newer one for the same DER; less the
+  renewals before expiry: ``superseded_by_redispatch``) with the
+  direction-aware deadband (``--deadband-kw`` / ``--deadband-pct`` of rating) and, unless
+  ``--no-compare``, ``without_deadband``: the same run with no deadband (its superseded
+  count, controls queued, eventual delivery rate and violations left).
 """
 
 from __future__ import annotations
@@ -65,7 +71,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )  # fmt: skip
     aggregators = {d: f"agg{i % 5}" for i, d in enumerate(ids)}
     state = GridState(twin.network, aggregators)  # noon: the worst case for the defaults
-    loop = ControlLoop(state, link, link, LoopConfig(substation_id=args.preset))
+    config = LoopConfig(
+        substation_id=args.preset, deadband_kw=args.deadband_kw, deadband_pct=args.deadband_pct
+    )
+    loop = ControlLoop(state, link, link, config)
     t = time.perf_counter()
     loop.provision_defaults(clock.now())
     defaults_s = time.perf_counter() - t
@@ -117,6 +126,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "sends": loop.queue.sends,
         "send_failures": link.send_failures,
         "controls_by_status": dict(sorted(statuses.items())),
+        "superseded": statuses.get("superseded", 0),
+        "superseded_by_redispatch": statuses.get("superseded", 0)
+        - len(loop.audit.actions("control_renewed")),
+        "deadband": {"kw": args.deadband_kw, "pct_of_rating": args.deadband_pct},
         "dispatches": len(dispatch_ms),
         "ignoring_der": len(ignoring),
         "ignoring_der_found": len(flagged & ignoring),
@@ -145,8 +158,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ignoring", type=float, default=0.05)
     p.add_argument("--delay-s", type=float, default=5.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--deadband-kw", type=float, default=1.0)
+    p.add_argument("--deadband-pct", type=float, default=10.0)
+    p.add_argument("--no-compare", action="store_true")
     args = p.parse_args(argv)
     out = run(args)
+    if not args.no_compare:
+        base = run(argparse.Namespace(**{**vars(args), "deadband_kw": 0.0, "deadband_pct": 0.0}))
+        out["without_deadband"] = {
+            k: base[k]
+            for k in (
+                "superseded",
+                "superseded_by_redispatch",
+                "controls_queued",
+                "controls_from_dispatch",
+                "controls_renewed",
+                "sends",
+                "delivery_rate_eventual",
+                "violations_left",
+                "violation_steps",
+            )
+        }
     if args.json:
         print(json.dumps(out, indent=2))
     else:

@@ -8,8 +8,9 @@ service transformer, ``grid.topology_nodes``) must be capped so the network is i
 limits *even if every DER sat at its default at once*; each DER of a node gets the node's
 share of its worst-case output. No vars: a DER out of contact keeps no volt-var set point.
 
-``silent_ders``: DER not heard from for longer than ``factor`` telemetry periods; the loop
-marks them uncontrollable at their fallback output and re-dispatches the others.
+``silent_ders``: DER not heard from for longer than ``factor`` telemetry periods (a DER never
+heard from: counted from the loop's start); the loop marks them uncontrollable at their
+fallback output and re-dispatches the others.
 """
 
 from __future__ import annotations
@@ -63,9 +64,31 @@ def safe_default_caps(state: GridState, *, min_share: float = 0.0) -> dict[str, 
     return caps
 
 
-def silent_ders(state: GridState, now: datetime, factor: float) -> list[str]:
-    """DER not heard from for longer than ``factor`` times their telemetry period."""
-    return [v.der_id for v in state.ders.values() if v.is_silent(now, factor)]
+def silent_ders(
+    state: GridState, now: datetime, factor: float, since: datetime | None = None
+) -> list[str]:
+    """DER not heard from for longer than ``factor`` times their telemetry period; one never
+    heard from counts from ``since`` (the loop's start; None: never silent)."""
+    return [v.der_id for v in state.ders.values() if v.is_silent(now, factor, since)]
+
+
+def silent_why(v: DerView, factor: float) -> str:
+    """The audit text of a DER found silent."""
+    heard = "never heard from" if v.last_seen is None else "silent"
+    return (
+        f"{heard} for more than {factor:g} x {v.telemetry_period_s:g} s: "
+        f"uncontrollable at its fallback ({v.fallback_p_kw:.1f} kW)"
+    )
+
+
+def readmit(state: GridState, now: datetime, after_s: float) -> list[str]:
+    """DER flagged as ignoring controls ``after_s`` ago or more: dispatchable again."""
+    out = []
+    for v in state.ders.values():
+        if v.ignoring_since is not None and now - v.ignoring_since >= timedelta(seconds=after_s):
+            v.ignores_controls, v.ignoring_since = False, None
+            out.append(v.der_id)
+    return out
 
 
 def mark(state: GridState, der_ids: Iterable[str], *, silent: bool) -> list[str]:

@@ -32,13 +32,13 @@ from openderms.control import (
     dispatch_heuristic,
     dispatch_opf,
 )
-from openderms.control.types import Fleet, FloatArray
+from openderms.control.types import Fleet
 from openderms.errors import ValidationError
 from openderms.grid.powerflow import PowerFlowResult
 from openderms.services.control_loop import failsafe
 from openderms.services.control_loop.audit import AuditLog
 from openderms.services.control_loop.orders import SwitchingOrder, SwitchingSchedule, check_order
-from openderms.services.control_loop.plans import request_of, request_of_renewal, same_setpoint
+from openderms.services.control_loop.plans import request_of, request_of_renewal, within_deadband
 from openderms.services.control_loop.ports import (
     ControlDelivery,
     DefaultControl,
@@ -75,6 +75,8 @@ class LoopConfig:
     readmit_after_s: float = 3600.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     order_lead_s: float = 120.0  # a planned switching order is applied this early
+    deadband_kw: float = 1.0  # a re-dispatch moving a set point less than this (kW / kvar)
+    deadband_pct: float = 10.0  # ... or this % of the DER's rating keeps the open control
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,7 @@ class ControlLoop:
         self._changed = False
         self.outside_control: set[str] = set()  # keys no dispatchable DER can relieve
         self.orders = SwitchingSchedule()
+        self.started_at: datetime | None = None  # the first step: silence counts from it
 
     # -- ingest ---------------------------------------------------------------------------
     def ingest_telemetry(self, der_id: str, payload: Mapping[str, Any]) -> None:
@@ -154,14 +157,14 @@ class ControlLoop:
         ``order_id`` replaces it. ``ValidationError`` (naming the order, field and value;
         an unknown switch named) leaves the schedule as it was."""
         switch_ids = {s.id for s in self.state.net.switches}
+        key = f"order:{order_id}"
         try:
             order = check_order(order_id, switch_id, closed, start, end, switch_ids=switch_ids)
         except ValidationError as e:
-            self.audit.write(now, "order_rejected", str(e), constraint=f"order:{order_id}")
+            self.audit.write(now, "order_rejected", str(e), constraint=key)
             raise
-        old = self.orders.put(order)
-        what = "order_replaced" if old is not None else "order_received"
-        self.audit.write(now, what, order.describe(), constraint=f"order:{order_id}")
+        what = "order_replaced" if self.orders.put(order) is not None else "order_received"
+        self.audit.write(now, what, order.describe(), constraint=key)
         return order
 
     def cancel_switching_order(self, order_id: str, now: datetime) -> bool:
@@ -175,12 +178,7 @@ class ControlLoop:
         states = {s.id: s.closed for s in self.state.net.switches}
         changes, events = self.orders.due(now, self.config.order_lead_s, states)
         for ev in events:
-            why = ev.order.describe()
-            if ev.action == "reverted":
-                why += f"; {ev.switch_id} back to {'closed' if ev.closed else 'open'}"
-            self.audit.write(
-                now, f"order_{ev.action}", why, constraint=f"order:{ev.order.order_id}"
-            )
+            self.audit.write(now, f"order_{ev.action}", ev.why, constraint=ev.key)
         if changes:
             self._switch(changes, now, "planned order")
 
@@ -211,7 +209,8 @@ class ControlLoop:
         actionable = [v for v in violations if v.key not in self.outside_control]
         uncontrolled = self.state.solve(fleet.p_kw, fleet.q_kvar)
         near = detect_violations(uncontrolled, net, cfg.limits, when=now, margins=cfg.hysteresis)
-        for key in self.episodes.open([v.key for v in actionable], now):
+        opened = self.episodes.open([v.key for v in actionable], now)
+        for key in opened:
             v = next(x for x in actionable if x.key == key)
             self.audit.write(now, "violation", str(v), constraint=key)
         still = {v.key for v in (*near, *violations)} - self.outside_control
@@ -222,8 +221,9 @@ class ControlLoop:
         plan = quick = None
         queued: list[str] = []
         if actionable or (self.episodes.active and (self._changed or cleared)):
-            quick, plan = self._dispatch(fleet, present, now)
-            queued = self._enqueue(plan, now)
+            violated = {v.key for v in actionable}
+            quick, plan, queued = self._dispatch(fleet, present, now, violated, bool(opened))
+            queued += self._enqueue(plan, now, violated)
         elif self.episodes.active:
             queued = self._renew(now)
         self._changed = False
@@ -244,16 +244,14 @@ class ControlLoop:
 
     def _failsafe(self, now: datetime) -> list[str]:
         cfg, state = self.config, self.state
-        silent = set(failsafe.silent_ders(state, now, cfg.silence_factor))
+        if self.started_at is None:
+            self.started_at = now
+        silent = set(failsafe.silent_ders(state, now, cfg.silence_factor, since=self.started_at))
         newly = failsafe.mark(state, silent, silent=True)
         back = failsafe.mark(state, [d for d in state.ders if d not in silent], silent=False)
         for d in newly:
             self.queue.fail_unreachable(d, now)
-            v = state.ders[d]
-            why = (
-                f"silent for more than {cfg.silence_factor:g} x {v.telemetry_period_s:g} s: "
-                f"uncontrollable at its fallback ({v.fallback_p_kw:.1f} kW)"
-            )
+            why = failsafe.silent_why(state.ders[d], cfg.silence_factor)
             self.audit.write(now, "failsafe", why, controls=(d,))
         for d in back:
             self.audit.write(now, "contact_restored", "telemetry again", controls=(d,))
@@ -272,24 +270,19 @@ class ControlLoop:
                 now, "not_followed", why, constraint=r.constraint, controls=(v.der_id,)
             )
             newly.append(v.der_id)
-        for v in state.ders.values():
-            if v.ignoring_since is not None and now - v.ignoring_since >= timedelta(
-                seconds=cfg.readmit_after_s
-            ):
-                v.ignores_controls, v.ignoring_since = False, None
-                back.append(v.der_id)
-                self.audit.write(now, "readmitted", "dispatchable again", controls=(v.der_id,))
+        for d in failsafe.readmit(state, now, cfg.readmit_after_s):
+            back.append(d)
+            self.audit.write(now, "readmitted", "dispatchable again", controls=(d,))
         if newly or back:
             self._changed = True
         return newly
 
-    def _ac(self, p_kw: FloatArray, q_kvar: FloatArray) -> PowerFlowResult:
-        return self.state.solve(p_kw, q_kvar)
-
     def _dispatch(
-        self, fleet: Fleet, present: PowerFlowResult, now: datetime
-    ) -> tuple[ControlPlan, ControlPlan]:
-        """Both tiers from the present state; returns (heuristic, chosen). The OPF's plan is
+        self, fleet: Fleet, present: PowerFlowResult, now: datetime, violated: set[str], new: bool
+    ) -> tuple[ControlPlan, ControlPlan, list[str]]:
+        """Both tiers from the present state; returns (heuristic, chosen, ids sent early).
+        On a ``new`` violation the heuristic's controls are queued and sent at once, before
+        the OPF runs (the OPF's plan then supersedes those it changes). The OPF's plan is
         chosen when its AC checks end clean (of what DER can act on); else the heuristic's if
         an AC check of it is clean; else the OPF's best effort."""
         cfg, st = self.config, self.state
@@ -297,10 +290,15 @@ class ControlLoop:
         quick = dispatch_heuristic(
             net, fleet, present, lg, cfg.limits, when=now, options=cfg.options
         )
-        chosen = quick
+        chosen, early = quick, []
+        if new and cfg.use_opf and quick.controls:
+            early = self._enqueue(quick, now, violated, end_others=False)
+            self.queue.deliver(now)
+            why = f"heuristic: {len(early)} controls sent before the OPF refines them"
+            self.audit.write(now, "heuristic_sent", why, controls=tuple(early))
         if cfg.use_opf:
             opf = dispatch_opf(
-                net, fleet, lg, self._ac, cfg.limits, when=now, options=cfg.options, base=present
+                net, fleet, lg, st.solve, cfg.limits, when=now, options=cfg.options, base=present
             )
             outside = {v.key for v in opf.outside_control}
             for key in sorted(outside - self.outside_control):
@@ -311,7 +309,7 @@ class ControlLoop:
             if opf.ac_violations is not None and not opf.actionable_ac_violations:
                 chosen = opf
             else:
-                check = self._ac(quick.der_p_kw, quick.der_q_kvar)
+                check = self.state.solve(quick.der_p_kw, quick.der_q_kvar)
                 left = detect_violations(check, net, cfg.limits, when=now)
                 chosen = quick if not left else opf
         why = (
@@ -321,9 +319,11 @@ class ControlLoop:
         )
         keys = ",".join(sorted({v.key for v in chosen.violations_before}))
         self.audit.write(now, "dispatch", why, constraint=keys)
-        return quick, chosen
+        return quick, chosen, early
 
-    def _enqueue(self, plan: ControlPlan, now: datetime) -> list[str]:
+    def _enqueue(
+        self, plan: ControlPlan, now: datetime, violated: set[str], *, end_others: bool = True
+    ) -> list[str]:
         cfg, st = self.config, self.state
         net = st.net
         index = {d.id: i for i, d in enumerate(net.ders)}
@@ -335,7 +335,13 @@ class ControlLoop:
             if not view.controllable:
                 continue
             old = self.queue.open_control(c.der_id)
-            if old is not None and same_setpoint(old.request, c, cfg.setpoint_tolerance_kw):
+            if old is not None and within_deadband(
+                old.request,
+                c,
+                tolerance=cfg.setpoint_tolerance_kw,
+                deadband_kw=max(cfg.deadband_kw, cfg.deadband_pct / 100.0 * view.rated_kw),
+                violated=c.constraint in violated,
+            ):
                 continue
             req = request_of(
                 c, self.queue.new_id(), index, net, now=now, duration_s=cfg.control_duration_s
@@ -350,7 +356,7 @@ class ControlLoop:
                 constraint=req.constraint,
                 controls=(req.control_id,),
             )
-        for entry in self.queue.open_controls():
+        for entry in self.queue.open_controls() if end_others else ():
             if entry.der_id not in wanted:
                 self.queue.cancel(entry.der_id, now, "no longer needed by the new plan")
                 st.ders[entry.der_id].control = None

@@ -145,6 +145,15 @@ class OrderEvent:
     switch_id: str
     closed: bool
 
+    @property
+    def key(self) -> str:
+        return f"order:{self.order.order_id}"
+
+    @property
+    def why(self) -> str:
+        back = f"; {self.switch_id} back to {'closed' if self.closed else 'open'}"
+        return self.order.describe() + (back if self.action == "reverted" else "")
+
 
 class SwitchingSchedule:
     """Orders by id and the ones applied (see the module docstring)."""

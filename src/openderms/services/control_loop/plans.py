@@ -55,6 +55,30 @@ def same_setpoint(a: ControlRequest, c: DerControl, tolerance: float) -> bool:
     return True
 
 
+def within_deadband(
+    a: ControlRequest, c: DerControl, *, tolerance: float, deadband_kw: float, violated: bool
+) -> bool:
+    """Whether the open request ``a`` can stay instead of sending ``c`` (direction-aware
+    deadband against churn): every set point moved by no more than ``tolerance``, or by
+    less than ``deadband_kw`` (kW / kvar) in a direction that needs no resend. A looser
+    export cap (``p_max_kw`` up) inside the deadband is never sent: the open control is
+    the safer of the two. A tighter one, or any move of ``p_kw`` / ``q_kvar``, inside the
+    deadband is sent only while the control's constraint is ``violated`` (it must tighten
+    to clear it). A set point added or removed is always sent."""
+    pairs = ((a.p_max_kw, c.p_max_kw, True), (a.p_kw, c.p_kw, False), (a.q_kvar, c.q_kvar, False))
+    for old, new, is_cap in pairs:
+        if (old is None) != (new is None):
+            return False
+        if old is None or new is None or abs(new - old) <= tolerance:
+            continue
+        if abs(new - old) >= deadband_kw:
+            return False
+        looser_cap = is_cap and new > old
+        if violated and not looser_cap:
+            return False
+    return True
+
+
 def violation_json(v: Violation) -> dict[str, Any]:
     return {
         "kind": v.kind,

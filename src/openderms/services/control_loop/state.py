@@ -82,11 +82,13 @@ class DerView:
         controls -> what it measures (its available power)."""
         return self.fallback_p_kw if self.silent else self.p_available_kw
 
-    def is_silent(self, now: datetime, factor: float) -> bool:
-        """Not heard from for longer than ``factor`` telemetry periods."""
-        if self.last_seen is None:
+    def is_silent(self, now: datetime, factor: float, since: datetime | None = None) -> bool:
+        """Not heard from for longer than ``factor`` telemetry periods; never heard from:
+        counted from ``since`` (None: not silent)."""
+        last = self.last_seen if self.last_seen is not None else since
+        if last is None:
             return False
-        return now - self.last_seen > timedelta(seconds=factor * self.telemetry_period_s)
+        return now - last > timedelta(seconds=factor * self.telemetry_period_s)
 
     def ingest(self, payload: Mapping[str, Any]) -> None:
         """Take a telemetry message (``sim.telemetry_payload``'s fields)."""
