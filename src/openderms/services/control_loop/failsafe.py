@@ -1,5 +1,23 @@
 """Failsafes: DER defaults that are safe by themselves, and DER that fell silent.
 
+What a DER's default (its 2030.5 DefaultDERControl) means is decided per program
+(``DefaultPolicy``), because devices differ in *when* they apply it:
+
+- ``FALLBACK_CAP``: the default is the safe export cap below, the DER's fail-safe behaviour.
+  Only for programs whose devices apply their default when out of contact (a CSIP-AUS style
+  fallback, as the simulated fleet does): in contact and with no control they run free, and
+  the loop plans a silent DER at its cap.
+- ``NO_CAP``: the default is the DER's rating (no cap). For CSIP (IEEE 2030.5) programs whose
+  devices apply the DefaultDERControl whenever no event is active: a noon-safe cap there
+  would curtail every idle DER all day. Fail-safe comes from the controls' own expiry
+  instead: a DER that loses contact keeps its last control until it expires, then runs
+  uncontrolled; the loop plans a silent DER at its available power, and the safe caps of
+  the ``FALLBACK_CAP`` DER are computed with these at full output.
+
+``LoopConfig.default_policy`` applies to every program not named in
+``LoopConfig.default_policies`` (by ``DerView.program_id``; the aggregator's id unless
+``GridState`` was given ``program_of``).
+
 ``safe_default_caps(state)``: the export cap (kW, generator convention) each DER falls back to
 when it loses contact (its 2030.5 DefaultDERControl). It comes from the worst case the state
 holds (every DER at its available power, e.g. clear-sky noon): an active-power-only,
@@ -16,8 +34,9 @@ fallback output and re-dispatches the others.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -26,17 +45,53 @@ from openderms.control import DispatchOptions, dispatch_opf
 from openderms.control.types import FloatArray
 from openderms.grid.powerflow import PowerFlowResult
 from openderms.grid.topology_nodes import group_ders
-from openderms.services.control_loop.ports import ControlRequest
+from openderms.services.control_loop.ports import ControlRequest, DefaultControl
 from openderms.services.control_loop.queue import QueuedControl
 from openderms.services.control_loop.state import DerView, GridState
 
 
-def safe_default_caps(state: GridState, *, min_share: float = 0.0) -> dict[str, float]:
-    """Per DER id: its default export cap in kW (see the module docstring)."""
+class DefaultPolicy(enum.Enum):
+    """What a program's DER default is (see the module docstring)."""
+
+    FALLBACK_CAP = "fallback_cap"
+    NO_CAP = "no_cap"
+
+
+def default_controls(
+    state: GridState,
+    policy_of: Callable[[DerView], DefaultPolicy],
+    caps_kw: Mapping[str, float] | None = None,
+) -> list[DefaultControl]:
+    """Every DER's default by its program's policy (``caps_kw`` or the safe caps for the
+    ``FALLBACK_CAP`` ones); sets each view's ``fallback_p_max_kw`` to match."""
+    free = {d for d, v in state.ders.items() if policy_of(v) is DefaultPolicy.NO_CAP}
+    if caps_kw is not None:
+        caps = dict(caps_kw)
+    else:
+        caps = safe_default_caps(state, free=free) if len(free) < len(state.ders) else {}
+    out = []
+    for der_id, view in state.ders.items():
+        if der_id in free:
+            view.fallback_p_max_kw = None
+            why = "no cap: this program's devices apply their default whenever no event is"
+            out.append(DefaultControl(der_id, view.rated_kw, view.rated_kw, why + " active"))
+        elif der_id in caps:
+            view.fallback_p_max_kw = caps[der_id]
+            why = "safe with every DER at its default (AC-checked OPF, per service transformer)"
+            out.append(DefaultControl(der_id, caps[der_id], view.rated_kw, why))
+    return out
+
+
+def safe_default_caps(
+    state: GridState, *, min_share: float = 0.0, free: Collection[str] = ()
+) -> dict[str, float]:
+    """Per DER id: its default export cap in kW (see the module docstring); DER in ``free``
+    (no cap by their policy) are taken at their available power and get no cap here."""
     fleet = state.fleet()
+    fixed = np.fromiter((i in free for i in fleet.ids), bool, len(fleet))
     fleet = dataclasses.replace(
         fleet,
-        controllable=~fleet.is_storage,  # storage keeps its schedule at its default
+        controllable=~fleet.is_storage & ~fixed,  # storage keeps its schedule at its default
         p_present_kw=fleet.p_kw.copy(),
         q_present_kvar=np.zeros(len(fleet)),
     )
@@ -55,7 +110,9 @@ def safe_default_caps(state: GridState, *, min_share: float = 0.0) -> dict[str, 
     index = {d: i for i, d in enumerate(fleet.ids)}
     caps: dict[str, float] = {}
     for node in group_ders(net, state.linear.topology):
-        members = [index[d] for d in node.der_ids]
+        members = [index[d] for d in node.der_ids if d not in free]
+        if not members:
+            continue
         node_share = float(min(share[i] for i in members))
         for i in members:
             rated = float(net.ders[i].p_max_kw)

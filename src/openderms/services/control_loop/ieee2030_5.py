@@ -7,12 +7,12 @@ map to CSIP controls: ``p_max_kw`` -> ``opModMaxLimW`` (hundredths of a percent 
 rated W), ``p_kw`` -> ``opModTargetW``, ``q_kvar`` -> ``opModTargetVar`` (W and var with a
 power-of-ten multiplier). All in generator convention (positive = export / injected vars),
 as 2030.5 is. The handle's ``ref`` is the DERControl mRID; ``cancel`` cancels it and
-``set_default`` sets the DefaultDERControl of the device's program (its export cap while no
-event is active, and its fallback). Note: a CSIP device applies its DefaultDERControl whenever
-no event is active, not only after losing contact; with the noon-safe caps of
-``failsafe.safe_default_caps`` an idle DER would then run capped. The simulated fleet applies
-the default only when out of contact (CSIP-AUS style fallback); in the field, either send the
-caps as the default and lift them with controls, or wait for a loss-of-contact default.
+``set_default`` sets the DefaultDERControl of the device's program. A CSIP device applies
+its DefaultDERControl whenever no event is active, not only after losing contact, so what the
+default carries is chosen per program (``failsafe.DefaultPolicy``): for CSIP programs use
+``NO_CAP`` (the default is 100 % of the rating: idle DER run free; a DER out of contact keeps
+its last control until it expires); ``FALLBACK_CAP`` (the noon-safe cap) only where devices
+apply the default when out of contact (CSIP-AUS style fallback, the simulated fleet).
 
 Errors of the server (unknown device or program, a refused argument) are raised as
 ``DeliveryError``: the queue retries a bounded number of times, then records the failure.

@@ -27,7 +27,6 @@ from openderms.control import (
     DispatchOptions,
     Margins,
     NetLoadLimits,
-    Violation,
     detect_violations,
     dispatch_heuristic,
     dispatch_opf,
@@ -37,6 +36,7 @@ from openderms.errors import ValidationError
 from openderms.grid.powerflow import PowerFlowResult
 from openderms.services.control_loop import failsafe
 from openderms.services.control_loop.audit import AuditLog
+from openderms.services.control_loop.failsafe import DefaultPolicy
 from openderms.services.control_loop.orders import SwitchingOrder, SwitchingSchedule, check_order
 from openderms.services.control_loop.plans import request_of, request_of_renewal, within_deadband
 from openderms.services.control_loop.ports import (
@@ -46,8 +46,11 @@ from openderms.services.control_loop.ports import (
     ResponseSource,
 )
 from openderms.services.control_loop.queue import ControlQueue, RetryPolicy
+from openderms.services.control_loop.report import StepReport
 from openderms.services.control_loop.revert import EpisodeTracker
 from openderms.services.control_loop.state import GridState
+
+__all__ = ["ControlLoop", "LoopConfig", "StepReport", "request_of_renewal"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,22 +80,8 @@ class LoopConfig:
     order_lead_s: float = 120.0  # a planned switching order is applied this early
     deadband_kw: float = 1.0  # a re-dispatch moving a set point less than this (kW / kvar)
     deadband_pct: float = 10.0  # ... or this % of the DER's rating keeps the open control
-
-
-@dataclass(frozen=True, slots=True)
-class StepReport:
-    """What one step saw and did (the bus payloads are built from it)."""
-
-    at: datetime
-    violations: tuple[Violation, ...]
-    plan: ControlPlan | None
-    heuristic: ControlPlan | None
-    queued: tuple[str, ...]
-    cancelled: tuple[str, ...]
-    sent: int
-    newly_silent: tuple[str, ...]
-    cleared: tuple[str, ...]
-    actionable: tuple[Violation, ...] = ()  # violations DER can act on (not outside control)
+    default_policy: DefaultPolicy = DefaultPolicy.FALLBACK_CAP  # per program: failsafe module
+    default_policies: Mapping[str, DefaultPolicy] = field(default_factory=dict)
 
 
 class ControlLoop:
@@ -184,15 +173,18 @@ class ControlLoop:
 
     # -- defaults -------------------------------------------------------------------------
     def provision_defaults(self, now: datetime, caps_kw: Mapping[str, float] | None = None) -> None:
-        """Set every DER's default (fallback) export cap: ``caps_kw`` or the safe caps of
-        ``failsafe.safe_default_caps`` at the present state; sent at the next steps."""
-        caps = dict(caps_kw) if caps_kw is not None else failsafe.safe_default_caps(self.state)
-        for der_id, cap in caps.items():
-            view = self.state.ders[der_id]
-            view.fallback_p_max_kw = cap
-            why = "safe with every DER at its default (AC-checked OPF, per service transformer)"
-            self._pending_defaults[der_id] = DefaultControl(der_id, cap, view.rated_kw, why)
-        self.audit.write(now, "defaults", f"{len(caps)} default export caps computed")
+        """Set every DER's default by its program's ``failsafe.DefaultPolicy``: a fallback
+        cap (``caps_kw`` or ``failsafe.safe_default_caps`` at the present state) or none;
+        sent at the next steps."""
+        cfg = self.config
+        defaults = failsafe.default_controls(
+            self.state,
+            lambda v: cfg.default_policies.get(v.program_id, cfg.default_policy),
+            caps_kw,
+        )
+        self._pending_defaults.update({d.der_id: d for d in defaults})
+        capped = sum(1 for d in defaults if d.p_max_kw < d.rated_kw)
+        self.audit.write(now, "defaults", f"{len(defaults)} defaults, {capped} capped")
 
     # -- the step -------------------------------------------------------------------------
     def step(self, now: datetime) -> StepReport:

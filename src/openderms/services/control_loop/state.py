@@ -59,6 +59,7 @@ class DerView:
     silent: bool = False
     ignores_controls: bool = False
     ignoring_since: datetime | None = None
+    program_id: str = "-"  # its DER program (the default's policy is chosen per program)
 
     @property
     def controllable(self) -> bool:
@@ -105,8 +106,14 @@ class DerView:
 class GridState:
     """The network under its present switch states, loads and DER views (module docstring)."""
 
-    def __init__(self, net: Network, aggregator_of: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        net: Network,
+        aggregator_of: Mapping[str, str] | None = None,
+        program_of: Mapping[str, str] | None = None,
+    ) -> None:
         agg = aggregator_of or {}
+        prog = program_of or {}
         self.model = PgmModel.from_network(net)
         self.linear = LinearGrid.build(net)
         self.load_p_kw = np.array([ld.p_kw for ld in net.loads], dtype=np.float64)
@@ -120,6 +127,7 @@ class GridState:
                 p_kw=d.p_kw,
                 q_kvar=d.q_kvar,
                 p_available_kw=d.p_kw,
+                program_id=prog.get(d.id, agg.get(d.id, "-")),
             )
             for d in net.ders
         }
