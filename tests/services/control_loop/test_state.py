@@ -110,3 +110,14 @@ def test_a_bad_measurement_falls_back_to_the_forecast(small: Twin) -> None:
     n = len(small.network.ders)
     assert state.estimate(np.zeros(n), np.zeros(n)) is None
     assert "NO_SUCH_FEEDER" in state.estimation_note
+
+
+def test_a_switching_drops_the_head_flows_of_the_old_topology(small: Twin) -> None:
+    state = GridState(small.network)
+    state.ingest_measurements(
+        {"substation": {"p_kw": 100.0}, "feeder_heads_p_kw": {small.feeders[0].id: 50.0}}
+    )
+    assert state.scada.head_p_kw
+    assert state.apply_switch_states({small.feeders[0].head_breaker: False})
+    assert state.scada.head_p_kw == {}
+    assert state.scada.substation_p_kw == 100.0

@@ -11,7 +11,8 @@ LinDistFlow model (rebuilt on a switch change), loads (from the profile or measu
 is fixed at its fallback output. ``solve(fleet)`` is the power flow with measured injections.
 
 State estimation: SCADA reports the substation's and feeder heads' P/Q/V by exception
-(``ingest_measurements``: each message updates the values it carries). ``estimate(p, q)``
+(``ingest_measurements``: each message updates the values it carries; a switching drops
+the head values until they are reported again). ``estimate(p, q)``
 then fits the loads to them with ``grid.estimation`` (power-grid-model WLS: the forecast
 loads as pseudo-measurements, DER telemetry, the SCADA values) and ``solve`` uses the
 estimated loads; with no SCADA flow, or when the estimate fails (``estimation_note`` says
@@ -154,6 +155,8 @@ class GridState:
         self.model = self.model.with_switch_states(changed)
         self.linear = LinearGrid.build(self.model.net)
         self._estimator = None
+        # head flows measured before the switching describe the old topology: drop them
+        self.scada = dataclasses.replace(self.scada, head_p_kw={}, head_q_kvar={}, head_v_pu={})
         self.switch_changes += 1
         return True
 
