@@ -80,3 +80,33 @@ def test_basic_a_later_put_replaces_the_document(running: Running) -> None:
         for t in (1, 2):
             c.put(path, content=_xml(DERStatus(reading_time=t)), headers=SEP)
         assert DERStatus.from_xml(c.get(path).content).reading_time == 2
+
+
+def test_basic_csipaus_doe_modes_are_kept(running: Running) -> None:
+    """CSIP-AUS extends DERCapability with csipaus:doeModesSupported (required of CSIP-AUS
+    clients) and DERSettings with csipaus:doeModesEnabled: "Bitmap indicating the DOE
+    controls implemented by the device" (bit 0 opModExpLimW, 1 opModImpLimW, 2 opModGenLimW,
+    3 opModLoadLimW). The server keeps them and serves them back (cactus S-ALL-10); the
+    documents validate against sep.xsd as csipaus-core.xsd extends it."""
+    device = provision.end_device(running, "device1")
+    base = f"/edev/{device.id}/der/1"
+    cap = DERCapability(
+        modes_supported="03",
+        rtg_max_w=ActivePower(multiplier=0, value=10000),
+        type=4,
+        doe_modes_supported="0F",
+    )
+    settings = DERSettings(
+        set_grad_w=100,
+        set_max_w=ActivePower(multiplier=0, value=10000),
+        updated_time=1,
+        doe_modes_enabled="03",
+    )
+    with running.client("device1") as c:
+        assert c.put(f"{base}/dercap", content=_xml(cap), headers=SEP).status_code == 204
+        assert c.put(f"{base}/derg", content=_xml(settings), headers=SEP).status_code == 204
+        got_cap = c.get(f"{base}/dercap")
+        got_settings = DERSettings.from_xml(c.get(f"{base}/derg").content)
+    assert b"<csipaus:doeModesSupported>0F</csipaus:doeModesSupported>" in got_cap.content
+    assert DERCapability.from_xml(got_cap.content).doe_modes_supported == "0F"
+    assert got_settings.doe_modes_enabled == "03"

@@ -197,6 +197,60 @@ def test_core_default_control_subscribers_are_notified_when_it_is_set(
     assert default.mrid.encode() in body
 
 
+def test_core_list_subscribers_are_notified_when_their_list_changes(
+    webhook: Callable[[Receiver, int], str], running: Running
+) -> None:
+    """IEEE 2030.5 clause 9.6: a client may subscribe to a list marked subscribable; CSIP-AUS
+    S-ALL-25 subscribes to the EndDeviceList, the FunctionSetAssignmentsList and an FSA's
+    DERProgramList. Each subscriber is notified with the list as it reads it, when that list
+    changes (a poll rate set, an FSA handed, a program added), not on other changes."""
+    receivers = {k: Receiver() for k in ("edev", "fsa", "derp")}
+    uris = {k: webhook(r, free_port()) for k, r in receivers.items()}
+    device = provision.end_device(running, "device1")
+    fsa = running.services.fsas.ensure("fsa1")
+    running.services.fsas.assign(device.id, fsa.id)
+    resources = {
+        "edev": "/edev",
+        "fsa": f"/edev/{device.id}/fsa",
+        "derp": f"/edev/{device.id}/fsa/{fsa.id}/derp",
+    }
+    with running.client("device1") as c:
+        for key, resource in resources.items():
+            sub = subscription(resource, uris[key])
+            r = c.post(f"/edev/{device.id}/sub", content=sub, headers=SEP)
+            assert r.status_code == 201, resource
+    running.services.server.set_poll_rate(60, "DERControlList")  # in none of the three
+    running.services.server.set_poll_rate(30, "EndDeviceList")
+    wait_for(lambda: len(receivers["edev"].bodies) == 1)
+    assert b'pollRate="30"' in receivers["edev"].bodies[0]
+    fsa2 = running.services.fsas.ensure("fsa2")
+    running.services.fsas.assign(device.id, fsa2.id)
+    wait_for(lambda: len(receivers["fsa"].bodies) == 1)
+    assert f"/edev/{device.id}/fsa/{fsa2.id}".encode() in receivers["fsa"].bodies[0]
+    program = running.services.programs.ensure_program(fsa.id, "p1", 1)
+    wait_for(lambda: len(receivers["derp"].bodies) == 1)
+    assert program.mrid.encode() in receivers["derp"].bodies[0]
+    for receiver in receivers.values():
+        for body in receiver.bodies:
+            assert_valid(running.schema, body)
+    kinds = [b.split(b'xsi:type="')[1].split(b'"')[0] for r in receivers.values() for b in r.bodies]
+    assert kinds == [b"EndDeviceList", b"FunctionSetAssignmentsList", b"DERProgramList"]
+
+
+def test_err_another_clients_lists_are_not_subscribable(
+    running: Running, snapshot: Snapshot
+) -> None:
+    """A device may subscribe only to lists it reads: another EndDevice's FSA list is refused
+    (400) and nothing is kept."""
+    device1 = provision.end_device(running, "device1")
+    device2 = provision.end_device(running, "device2")
+    before = snapshot()
+    with running.client("device1") as c:
+        sub = subscription(f"/edev/{device2.id}/fsa", "https://127.0.0.1:1/notify")
+        assert c.post(f"/edev/{device1.id}/sub", content=sub, headers=SEP).status_code == 400
+    assert snapshot() == before
+
+
 def test_core_pending_notifications_survive_a_restart(
     webhook: Callable[[Receiver, int], str], running: Running, pki: Pki
 ) -> None:
@@ -246,7 +300,7 @@ def test_err_refused_subscriptions_change_nothing(running: Running, snapshot: Sn
         href = f"/edev/{device1.id}/sub"
         cases = [
             subscription(f"/derp/{theirs.id}/derc", ok_uri),
-            subscription("/edev", ok_uri),
+            subscription("/dcap", ok_uri),  # not subscribable here
             subscription(f"/derp/{mine.id}/derc", "/notify"),
             subscription(f"/derp/{mine.id}/derc", "http://127.0.0.1:1/notify"),
         ]

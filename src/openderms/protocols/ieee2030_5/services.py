@@ -95,11 +95,13 @@ def build_services(
         tls=notify_tls,
         policy=notify_policy,
     )
+    server = ServerManager(SettingsRepository(engine), clock)
+    subscriptions.watch_lists(end_device_repo, fsas, server)
     subscriptions.resume()
     metering = MeteringManager(MeteringRepository(engine), end_device_repo, clock)
     end_devices.on_access_change.append(metering.invalidate)
     return Ieee2030_5Services(
-        server=ServerManager(SettingsRepository(engine), clock),
+        server=server,
         end_devices=end_devices,
         fsas=fsas,
         programs=programs,

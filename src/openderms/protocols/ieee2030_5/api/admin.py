@@ -79,6 +79,22 @@ class AdminRequest:
     def device_program_id(self) -> int:
         return self.services.programs.device_program(self.device().id).id
 
+    def program_id(self) -> int:
+        """The program the instruction targets: with ``primacy``, the device's program of that
+        primacy (made by ensure-der-program), else the device's own program."""
+        primacy = self.params.get("primacy")
+        if primacy is not None:
+            device = self.device()
+            client = self.services.end_devices.client(self.owner)
+            _, fsas = self.services.fsas.of(client, device.id)
+            given = {f.id for f in fsas}
+            own = f"edev-{device.id}"
+            for program in self.services.programs.programs(client):
+                chosen = program.fsa_id in given and program.primacy == int(primacy)
+                if chosen and program.description != own:
+                    return program.id
+        return self.device_program_id()
+
 
 def ensure_end_device(req: AdminRequest) -> dict[str, Any]:
     kind = str(req.params.get("client_type") or req.client_type)
@@ -156,7 +172,7 @@ def create_der_control(req: AdminRequest) -> dict[str, Any]:
         ramp_tms=p.get("rampTms"),
     )
     now = req.services.programs.now()
-    program_id = req.device_program_id()
+    program_id = req.program_id()
     duration = int(p.get("duration_seconds") or DEFAULT_DURATION_S)
     if str(p.get("status", "active")) == "scheduled":
         offset = int(p.get("start_offset_seconds") or SCHEDULED_OFFSET_S)
@@ -177,7 +193,7 @@ def create_der_control(req: AdminRequest) -> dict[str, Any]:
 
 def create_default_der_control(req: AdminRequest) -> dict[str, Any]:
     p = req.params
-    program_id = req.device_program_id()
+    program_id = req.program_id()
     # an empty DERControlBase would be left out of the document (skip_empty), which sep.xsd
     # refuses: the default also says the normal state, energised
     default = DefaultDERControl(

@@ -39,7 +39,9 @@ async def fsa_programs(request: Request) -> Response:
     items, total = paged(programs, parse_page(request.query_params))
     href = links.fsa_programs(edev, fsa_id)
     return xml(
-        derp_mapper.program_list(href, items, total, s.server.poll_rate_of("DERProgramList"))
+        derp_mapper.program_list(
+            href, items, total, s.server.poll_rate_of("DERProgramList"), subscribable=1
+        )
     )
 
 

@@ -25,6 +25,8 @@ class ServerManager:
         self._lock = threading.Lock()
         self._values = {POLL_RATE: DEFAULT_POLL_RATE_S, POST_RATE: DEFAULT_POST_RATE_S}
         self._values.update(repo.all())
+        #: called after a setting changed (the documents carrying it changed)
+        self.on_change: list[Callable[[], None]] = []
 
     @property
     def poll_rate_s(self) -> int:
@@ -58,3 +60,5 @@ class ServerManager:
         with self._lock:
             self._repo.put(name, seconds)
             self._values[name] = seconds
+        for listener in self.on_change:
+            listener()

@@ -154,7 +154,7 @@ class DerProgramManager:
         if found is not None:
             return found
         program = self._repo.add(new_mrid(self._pen), fsa_id, description, primacy)
-        self._visible.invalidate()
+        self._end_devices.on_access_change_fire()  # the program lists changed
         return program
 
     def device_program(self, end_device_id: int) -> DerProgram:

@@ -4,7 +4,9 @@ whenever that program's controls change (created, cancelled, superseded) the ser
 Notification carrying the list's first ``limit`` items to the subscriber's
 ``notificationURI``; and again when one of its controls starts or ends (the dispatcher's
 ticks), since the ActiveDERControlList changes then. A program's DefaultDERControl
-(``/derp/{id}/dderc``) is subscribable too: setting it notifies the new one.
+(``/derp/{id}/dderc``) is subscribable too: setting it notifies the new one. So are the
+EndDeviceList, FSA lists and FSA program lists (``pubsub_lists``: notified when the list
+the subscriber reads changes).
 
 Delivery: each Notification is first stored (``sep_notification``), then one dispatcher
 thread POSTs it over HTTPS; a 2xx removes it, anything else (refused, unreachable, timeout)
@@ -26,11 +28,15 @@ import httpx
 
 from openderms.errors import NotFoundError, ValidationError, ValidationIssue
 from openderms.protocols.ieee2030_5.domain import FINAL_STATUSES, Client
+from openderms.protocols.ieee2030_5.manager.dcap import ServerManager
 from openderms.protocols.ieee2030_5.manager.derp import DerProgramManager
 from openderms.protocols.ieee2030_5.manager.edev import EndDeviceManager
+from openderms.protocols.ieee2030_5.manager.fsa import FsaManager
+from openderms.protocols.ieee2030_5.manager.pubsub_lists import ListWatcher
 from openderms.protocols.ieee2030_5.mapper import derp as derp_mapper
 from openderms.protocols.ieee2030_5.mapper import links
 from openderms.protocols.ieee2030_5.repository.derp import DerProgramRepository
+from openderms.protocols.ieee2030_5.repository.edev import EndDeviceRepository
 from openderms.protocols.ieee2030_5.repository.pubsub import (
     PendingNotification,
     PubSubRepository,
@@ -83,6 +89,28 @@ class SubscriptionManager:
         self._last_tick = clock()
         programs.on_controls_changed.append(self.controls_changed)
         programs.on_default_changed.append(self.default_changed)
+        #: subscriptions to the EndDeviceList, FSA lists and FSA program lists (None: these
+        #: lists are not subscribable, no FsaManager and ServerManager were given)
+        self.lists: ListWatcher | None = None
+
+    def watch_lists(
+        self,
+        end_device_repo: EndDeviceRepository,
+        fsas: FsaManager,
+        server: ServerManager,
+    ) -> None:
+        """Make the EndDeviceList, FSA lists and FSA program lists subscribable."""
+        self.lists = ListWatcher(
+            self._repo,
+            end_device_repo=end_device_repo,
+            end_devices=self._end_devices,
+            fsas=fsas,
+            programs=self._programs,
+            server=server,
+            enqueue=lambda docs: self._enqueue(
+                [(sub, self._notification(sub, d)) for sub, d in docs]
+            ),
+        )
 
     # -- clients --------------------------------------------------------------------------
 
@@ -101,12 +129,13 @@ class SubscriptionManager:
         issues = []
         match = _SUBSCRIBABLE.match(posted.subscribed_resource)
         given = {p.id for p in self._program_repo.visible_to(device.lfdi, aggregator=False)}
-        if match is None or int(match.group(1)) not in given:
+        is_list = self.lists is not None and self.lists.accepts(client, posted.subscribed_resource)
+        if not is_list and (match is None or int(match.group(1)) not in given):
             issues.append(
                 _issue(
                     "subscribedResource",
                     posted.subscribed_resource,
-                    "a DERControlList or DefaultDERControl of the device",
+                    "a DERControlList or DefaultDERControl of the device, or a list it reads",
                 )
             )
         if not posted.notification_uri.startswith("https://"):
@@ -121,13 +150,17 @@ class SubscriptionManager:
             raise ValidationError(issues)
         values = posted.model_dump(exclude={"href"})
         values.update(end_device_id=end_device_id, created_at=self._clock())
-        new_id = self._repo.add(values).id
+        record = self._repo.add(values)
+        if is_list and self.lists is not None:
+            self.lists.subscribed(record)
         self._dispatcher.wake()  # its ticks notify controls starting and ending
-        return new_id
+        return record.id
 
     def unsubscribe(self, client: Client, end_device_id: int, subscription_id: int) -> None:
         self.get(client, end_device_id, subscription_id)
         self._repo.remove(subscription_id)
+        if self.lists is not None:
+            self.lists.forget(subscription_id)
 
     # -- notifications --------------------------------------------------------------------
 

@@ -99,11 +99,11 @@ def program(item: DerProgram) -> DERProgram:
 
 
 def program_list(
-    href: str, items: Sequence[DerProgram], total: int, poll_rate_s: int
+    href: str, items: Sequence[DerProgram], total: int, poll_rate_s: int, subscribable: int = 0
 ) -> DERProgramList:
     return DERProgramList(
         href=href,
-        subscribable=0,
+        subscribable=subscribable,
         all=total,
         results=len(items),
         poll_rate=poll_rate_s,

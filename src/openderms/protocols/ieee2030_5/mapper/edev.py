@@ -45,7 +45,7 @@ def end_device_list(
 ) -> EndDeviceList:
     return EndDeviceList(
         href=links.EDEV,
-        subscribable=0,
+        subscribable=1,  # clients may subscribe to it
         all=total,
         results=len(devices),
         poll_rate=poll_rate_s,

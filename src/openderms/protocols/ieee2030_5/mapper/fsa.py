@@ -30,7 +30,7 @@ def fsa_list(
 ) -> FunctionSetAssignmentsList:
     return FunctionSetAssignmentsList(
         href=links.fsa_list(end_device_id),
-        subscribable=0,
+        subscribable=1,  # clients may subscribe to it
         all=total,
         results=len(items),
         poll_rate=poll_rate_s,

@@ -21,6 +21,7 @@ from openderms.protocols.ieee2030_5.schema.base import (
     UInt16,
     UInt32,
 )
+from openderms.protocols.ieee2030_5.schema.csipaus import NSMAP
 from openderms.protocols.ieee2030_5.schema.derp import ActivePower, ReactivePower
 
 
@@ -36,7 +37,7 @@ class PowerFactor(SepModel):
     multiplier: PowerOfTen = element(tag="multiplier")
 
 
-class DERCapability(Resource, tag="DERCapability"):
+class DERCapability(Resource, tag="DERCapability", nsmap=NSMAP):
     modes_supported: HexBinary32 = element(tag="modesSupported")
     rtg_abnormal_category: UInt8 | None = element(tag="rtgAbnormalCategory", default=None)
     rtg_max_a: UnsignedQuantity | None = element(tag="rtgMaxA", default=None)
@@ -61,9 +62,14 @@ class DERCapability(Resource, tag="DERCapability"):
     rtg_normal_category: UInt8 | None = element(tag="rtgNormalCategory", default=None)
     rtg_v_nom: UnsignedQuantity | None = element(tag="rtgVNom", default=None)
     type: UInt8 = element(tag="type")
+    #: CSIP-AUS: the DOE controls the DER implements (bit 0 opModExpLimW, 1 opModImpLimW,
+    #: 2 opModGenLimW, 3 opModLoadLimW); csipaus-core.xsd requires it of CSIP-AUS clients
+    doe_modes_supported: HexBinary8 | None = element(
+        tag="doeModesSupported", ns="csipaus", default=None
+    )
 
 
-class DERSettings(SubscribableResource, tag="DERSettings"):
+class DERSettings(SubscribableResource, tag="DERSettings", nsmap=NSMAP):
     modes_enabled: HexBinary32 | None = element(tag="modesEnabled", default=None)
     set_es_delay: UInt32 | None = element(tag="setESDelay", default=None)
     set_grad_w: UInt16 = element(tag="setGradW")
@@ -91,6 +97,10 @@ class DERSettings(SubscribableResource, tag="DERSettings"):
     set_v_ref: UnsignedQuantity | None = element(tag="setVRef", default=None)
     set_v_ref_ofs: UnsignedQuantity | None = element(tag="setVRefOfs", default=None)
     updated_time: TimeType = element(tag="updatedTime")
+    #: CSIP-AUS: the DOE controls enabled on the DER (bits as doeModesSupported)
+    doe_modes_enabled: HexBinary8 | None = element(
+        tag="doeModesEnabled", ns="csipaus", default=None
+    )
 
 
 class StatusValue(SepModel):
