@@ -1,34 +1,35 @@
-"""Load of the IEEE 2030.5 server over CSIP TLS on loopback, driven by the DER fleet simulator.
+"""Load of the IEEE 2030.5 server over CSIP TLS on loopback, driven by a simulated fleet of DER.
 
-    .venv/bin/python bench/ieee2030_5_load.py [--ders 10000] [--duration-s 60] [--json]
-        [--aggregators K] [--load-procs P] [--step-s 10]
+    .venv/bin/python bench/ieee2030_5_load.py [--ders 10000] [--workers 1] [--store sqlite]
+        [--duration-s 30] [--step-s 10] [--load-procs 1] [--mup-http 500] [--no-peer] [--json]
 
-Set-up: a test CA makes the server's certificate and K aggregator certificates; N EndDevices
-(synthetic LFDIs) are provisioned through the internal API (``services.end_devices.ensure``,
-``fsas.assign``, one DERProgram with a DefaultDERControl) on a SQLite store. The server runs in
-its own process (``serving.server.tls_config``: uvicorn, the CSIP TLS protocol that resolves
-the client identity once per connection, uvloop, httptools, no access log, 1 worker). The
-fleet runs in P other processes: every EndDevice is a ``DerAgent`` speaking through its
-aggregator's TLS client; each registers its MirrorUsagePoint, then the load is open loop.
+Set-up: a test CA makes the server's certificate and K aggregator certificates (one per 500
+DER); N EndDevices are provisioned through the internal API; ``--mup-http`` of them register
+their MirrorUsagePoint (with W and var MirrorMeterReadings, as ``DerAgent.register_telemetry``)
+over HTTP, which gives ``mup_http_per_s``; the rest through the internal API
+(``metering.post_mup``, the same manager call). The server is ``serving.factory:app_from_env``
+(import-string factory) with ``--workers`` uvicorn workers on SQLite or PostgreSQL (a database
+made for the run and dropped after), started with ``serving.server.tls_config``/``run``.
 
-Phase 1 (the N-DER load): N/30 telemetry POSTs per second (postRate 30 s) plus control polls
-(a poll = GET DERControlList + GET DefaultDERControl; 5 % of operations, so about 10 % of
-requests) for ``--duration-s``: ``p50_ms``, ``p99_ms``, ``errors``. Phase 2: the rate is
-ramped by 25 % per ``--step-s`` step until errors or the delivered rate falls below 95 % of
-the target (at most ``--max-steps``): ``req_per_s_max`` is the highest step that also kept
-p99 <= 50 ms, ``req_per_s_max_any_p99`` the highest delivered without errors. Each step
-reports the load processes' and the server's CPU (fraction of one core): a load process near
-1.0 means the load generator, not the server, was the limit, and the output says so.
+The load is ``loadgen_2030_5`` (pre-encoded requests on raw asyncio TLS connections, open loop,
+latency from the scheduled time) in ``--load-procs`` processes. Phase 1 (the N-DER load):
+N/30 telemetry POSTs per second plus control polls (5 % of operations: GET DERControlList +
+GET DefaultDERControl) for ``--duration-s``: ``p50_ms``, ``p99_ms``, ``errors``. Phase 2: the
+rate ramps by 25 % per ``--step-s`` step until errors or less than 95 % of it is delivered:
+``req_per_s_max`` is the highest step with no errors and p99 <= 50 ms. CPU per request is
+reported for the server (all its processes) and the load generator; ``load_cpu_share`` is the
+fraction of the machine's cores the generator took at the maximum. Unless ``--no-peer``, the
+same ramp is run against ``peer_2030_5`` (a minimal app on the same stack: its ceiling).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import json
 import multiprocessing as mp
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -41,26 +42,22 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-RATED_W = 10_000.0
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "bench")]
+
+from loadgen_2030_5 import Der, Fleet, serve_pipe  # noqa: E402
+
 POLL_FRACTION = 0.05
 P99_LIMIT_MS = 50.0
+PEN = 12345
 
 
-# --- the server process -------------------------------------------------------------------
-def serve(db: str, cert: str, key: str, ca: str, port: int) -> None:
-    import uvicorn
+# --- the server processes -------------------------------------------------------------------
+def serve(app: str, cert: str, key: str, ca: str, port: int, workers: int) -> None:  # noqa: PLR0917
+    from openderms.protocols.ieee2030_5.serving.server import TlsFiles, run, tls_config
 
-    from openderms.protocols.ieee2030_5.app import create_2030_5_app
-    from openderms.protocols.ieee2030_5.services import build_services
-    from openderms.protocols.ieee2030_5.serving.server import TlsFiles, tls_config
-    from openderms.store import open_store
-
-    store = open_store(f"sqlite:///{db}")
-    services = build_services(store.engine, pen=12345)
-    app = create_2030_5_app(services)
     tls = TlsFiles(cert=Path(cert), key=Path(key), client_ca=Path(ca))
-    uvicorn.Server(tls_config(app, tls, port=port, log_level="warning")).run()
-    services.close()
+    options = {"workers": workers, "factory": True, "lifespan": "on", "log_level": "warning"}
+    run(tls_config(app, tls, port=port, **options))
 
 
 # --- provisioning ---------------------------------------------------------------------------
@@ -76,127 +73,84 @@ def make_pki(folder: Path, aggregators: int) -> tuple[Path, Any, list[Any], list
     return ca_path, server, paths, [c.identity for c in issued]
 
 
-def provision(db: Path, n: int, aggregators: list[Any]) -> float:
+def lfdi_of(i: int) -> str:
+    return hashlib.sha256(f"der-{i}".encode()).hexdigest()[:40]
+
+
+def mup_doc(i: int) -> Any:
+    """The MirrorUsagePoint ``DerAgent.register_telemetry`` posts for DER ``i``."""
+    from openderms.protocols.ieee2030_5.schema.metering import MirrorMeterReading, MirrorUsagePoint
+    from openderms.sim.fleet.agent import VARS, WATTS
+
+    mrid = lfdi_of(i)[:28].upper()
+    return MirrorUsagePoint(
+        mrid=f"{mrid}0000",
+        description="DER",
+        role_flags="0049",
+        service_category_kind=0,
+        status=1,
+        device_lfdi=lfdi_of(i).upper(),
+        readings=[
+            MirrorMeterReading(mrid=f"{mrid}0001", description="W", reading_type=WATTS),
+            MirrorMeterReading(mrid=f"{mrid}0002", description="var", reading_type=VARS),
+        ],
+        post_rate=30,
+    )
+
+
+def provision(url: str, n: int, mup_http: int, aggregators: list[Any]) -> dict[str, Any]:
+    """EndDevices 0..n-1 (DER i under aggregator i % K), one program with a default control,
+    and the MirrorUsagePoints of DERs ``mup_http``..n-1 through the internal API."""
+    from openderms.protocols.ieee2030_5.domain import Client
+    from openderms.protocols.ieee2030_5.mapper import links
     from openderms.protocols.ieee2030_5.schema.derp import DefaultDERControl, DERControlBase
     from openderms.protocols.ieee2030_5.security.identity import ClientIdentity, sfdi_from_lfdi
     from openderms.protocols.ieee2030_5.services import build_services
     from openderms.store import open_store
 
     t0 = time.perf_counter()
-    store = open_store(f"sqlite:///{db}")
-    s = build_services(store.engine, pen=12345)
+    store = open_store(url)
+    s = build_services(store.engine, pen=PEN)
     fsa = s.fsas.ensure("feeder-1")
     for i, agg in enumerate(aggregators):
         s.end_devices.put_client(agg, "aggregator", f"agg{i}")
     for i in range(n):
-        lfdi = hashlib.sha256(f"der-{i}".encode()).hexdigest()[:40]
+        lfdi = lfdi_of(i)
         device = ClientIdentity(lfdi=lfdi, sfdi=sfdi_from_lfdi(lfdi))
-        edev = s.end_devices.ensure(
-            device, aggregators[i % len(aggregators)].lfdi, der_id=f"der-{i}"
-        )
+        edev = s.end_devices.ensure(device, aggregators[i % len(aggregators)].lfdi, der_id=f"d{i}")
         s.fsas.assign(edev.id, fsa.id)
     program = s.programs.ensure_program(fsa.id, "feeder-1", 2)
     default = DERControlBase(op_mod_max_lim_w=10_000)
     s.programs.set_default_control(
         program.id, DefaultDERControl(mrid="D" * 28 + "3039", der_control_base=default)
     )
+    t1 = time.perf_counter()
+    clients = [Client(identity=a, kind="aggregator") for a in aggregators]
+    for i in range(mup_http, n):
+        done = s.metering.post_mup(clients[i % len(clients)], mup_doc(i))
+        done.durable.result()
+    t2 = time.perf_counter()
     s.close()
     store.close()
-    return time.perf_counter() - t0
-
-
-# --- the load processes ---------------------------------------------------------------------
-def load_process(conn: Connection, base_url: str, ca: str, aggs: list[tuple[str, str]]) -> None:
-    sys.path.insert(0, str(ROOT / "src"))
-    # httpcore tries ``import sniffio`` on every request; sniffio is not installed here, and
-    # the failed import's path search took a fifth of the load process's CPU. Mark it absent.
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(_load(conn, base_url, Path(ca), aggs))
-
-
-async def _load(conn: Connection, base_url: str, ca: Path, aggs: list[tuple[str, str]]) -> None:
-    from openderms.sim.fleet.agent import AgentStats, DerAgent
-    from openderms.sim.fleet.fleet import ProfileAvailability, end_devices, tls_client
-
-    pv = ProfileAvailability(start_s=0.0, pv_w=np.linspace(0, 9_000, 96))
-    agents: list[DerAgent] = []
-    clients = [tls_client(base_url, Path(c), Path(k), ca, connections=16) for c, k in aggs]
-    for http in clients:
-        devices = await end_devices(http)
-        first: DerAgent | None = None
-        for e in devices:
-            a = DerAgent(http, e.lfdi or "", rated_w=RATED_W, available=pv)
-            if first is None:
-                await a.discover(e)
-                first = a
-            a.programs, a.edev_href = first.programs, e.href
-            agents.append(a)
-    gate = asyncio.Semaphore(64)
-
-    async def register(a: DerAgent) -> None:
-        async with gate:
-            await a.register_telemetry()
-
-    await asyncio.gather(*(register(a) for a in agents))
-    conn.send(len(agents))
-    rng = np.random.default_rng(len(agents))
-    while True:
-        cmd = conn.recv()
-        if cmd is None:
-            break
-        rate, seconds = cmd
-        for a in agents:
-            a.stats = AgentStats()
-        conn.send(await _drive(agents, rate, seconds, rng))
-    for http in clients:
-        await http.aclose()
-
-
-async def _drive(agents: list[Any], rate: float, seconds: float, rng: Any) -> dict[str, Any]:
-    """Open loop: ``rate`` operations/s for ``seconds``; at most 2,000 in flight."""
-    inflight: set[asyncio.Task[None]] = set()
-    failures, shed, ops = 0, 0, 0
-
-    async def op(a: Any, poll: bool) -> None:
-        nonlocal failures
-        try:
-            await (a.poll() if poll else a.post_telemetry())
-        except Exception:
-            failures += 1
-
-    cpu0, t0 = time.process_time(), time.perf_counter()
-    due = 0
-    while (now := time.perf_counter() - t0) < seconds:
-        target = int(now * rate)
-        while due < target:
-            due += 1
-            if len(inflight) >= 2000:
-                shed += 1
-                continue
-            a = agents[ops % len(agents)]
-            ops += 1
-            task = asyncio.create_task(op(a, bool(rng.random() < POLL_FRACTION)))
-            inflight.add(task)
-            task.add_done_callback(inflight.discard)
-        await asyncio.sleep(0.005)
-    if inflight:
-        await asyncio.wait(inflight, timeout=30)
-    wall = time.perf_counter() - t0
-    lat = [x for a in agents for x in a.stats.latencies_s]
     return {
-        "requests": sum(a.stats.requests for a in agents),
-        "http_errors": sum(a.stats.errors for a in agents),
-        "failures": failures + shed,
-        "latencies_ms": [x * 1000 for x in lat],
-        "wall_s": wall,
-        "cpu": (time.process_time() - cpu0) / wall,
+        "edev_s": round(t1 - t0, 1),
+        "mup_internal_per_s": round((n - mup_http) / (t2 - t1), 1) if n > mup_http else None,
+        "controls_href": links.controls(program.id),
+        "default_href": links.default_control(program.id),
     }
+
+
+def mup_hrefs(url: str, aggregators: list[Any]) -> dict[str, str]:
+    """The href of every usage point, by its device's LFDI."""
+    from openderms.protocols.ieee2030_5.mapper import links
+    from openderms.protocols.ieee2030_5.repository.metering import MeteringRepository
+    from openderms.store.engine import create_store_engine
+
+    engine = create_store_engine(url)
+    repo = MeteringRepository(engine)
+    found = {lfdi: links.mup(m.id) for a in aggregators for m, lfdi in repo.mups_for(a.lfdi, True)}
+    engine.dispose()
+    return found
 
 
 # --- orchestration --------------------------------------------------------------------------
@@ -219,35 +173,119 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 
     raise RuntimeError("the server did not start")
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its live children (Linux /proc)."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += tree_cpu_s(int(child))
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return total
 
 
-def phase(pipes: list[Connection], rate: float, seconds: float, server_pid: int) -> dict[str, Any]:
-    """Drive ``rate`` operations/s in total for ``seconds``, split over the load processes."""
-    cpu0 = cpu_s(server_pid)
-    for p in pipes:
-        p.send((rate / len(pipes), seconds))
-    parts = [p.recv() for p in pipes]
-    lat = np.array([x for part in parts for x in part["latencies_ms"]] or [0.0])
-    wall = max(part["wall_s"] for part in parts)
-    requests = sum(part["requests"] for part in parts)
-    server_cpu = (cpu_s(server_pid) - cpu0) / wall
-    return {
-        "target_ops_per_s": round(rate, 1),
-        "req_per_s": round(requests / wall, 1),
-        "requests": requests,
-        "p50_ms": round(float(np.percentile(lat, 50)), 2),
-        "p99_ms": round(float(np.percentile(lat, 99)), 2),
-        "errors": sum(part["http_errors"] + part["failures"] for part in parts),
-        # 4xx/5xx or transport errors / operations failed (timeout) or shed (2,000 in flight)
-        "http_errors": sum(part["http_errors"] for part in parts),
-        "failed_ops": sum(part["failures"] for part in parts),
-        "load_cpu_per_proc": [round(part["cpu"], 2) for part in parts],
-        "server_cpu": round(server_cpu, 2),
-    }
+def recv(pipe: Connection, proc: Any, timeout_s: float = 900) -> Any:
+    """The next message of a load process (RuntimeError when it died or went silent)."""
+    deadline = time.monotonic() + timeout_s
+    while not pipe.poll(1.0):
+        if not proc.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("a load process died or did not answer")
+    return pipe.recv()
+
+
+class Bench:
+    """A server process and the load processes driving it."""
+
+    def __init__(self, app: str, env: dict[str, str], pki: tuple[Any, ...], args: Any) -> None:
+        ca, server, agg_paths, _ = pki
+        self.port = free_port()
+        cmd = [sys.executable, __file__, "--serve", app, str(server.cert), str(server.key)]
+        cmd += [str(ca), str(self.port), str(args.workers)]
+        self.srv = subprocess.Popen(cmd, env={**os.environ, **env})
+        wait_listening(self.port, self.srv)
+        time.sleep(1.0 if args.workers > 1 else 0.2)  # every worker listening
+        ctx = mp.get_context("spawn")
+        self.pipes: list[Connection] = []
+        self.procs: list[Any] = []
+        self.aggs_of: list[list[int]] = []
+        for p in range(args.load_procs):
+            mine = list(range(p, len(agg_paths), args.load_procs))
+            fleet = Fleet(
+                host="127.0.0.1",
+                port=self.port,
+                ca=str(ca),
+                aggregators=[(str(agg_paths[a].cert), str(agg_paths[a].key)) for a in mine],
+                ders=[],
+                controls_href="",
+                default_href="",
+                connections_per_aggregator=args.connections,
+                poll_fraction=POLL_FRACTION,
+            )
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=serve_pipe, args=(child, fleet))
+            proc.start()
+            self.pipes.append(parent)
+            self.procs.append(proc)
+            self.aggs_of.append(mine)
+        for pipe, proc in zip(self.pipes, self.procs, strict=True):
+            assert recv(pipe, proc, 120) == "ready"
+
+    def phase(self, rate: float, seconds: float) -> dict[str, Any]:
+        cpu0 = tree_cpu_s(self.srv.pid)
+        for p in self.pipes:
+            p.send(("drive", rate / len(self.pipes), seconds))
+        parts = [recv(p, proc) for p, proc in zip(self.pipes, self.procs, strict=True)]
+        lat = np.array([x for part in parts for x in part["latencies_ms"]] or [0.0])
+        wall = max(part["wall_s"] for part in parts)
+        requests = sum(part["requests"] for part in parts)
+        server_cpu_s = tree_cpu_s(self.srv.pid) - cpu0
+        load_cpu_s = sum(part["cpu_s"] for part in parts)
+        statuses: dict[int, int] = {}
+        for part in parts:
+            for k, v in part["statuses"].items():
+                statuses[k] = statuses.get(k, 0) + v
+        return {
+            "target_ops_per_s": round(rate, 1),
+            "req_per_s": round(requests / wall, 1),
+            "requests": requests,
+            "p50_ms": round(float(np.percentile(lat, 50)), 2),
+            "p99_ms": round(float(np.percentile(lat, 99)), 2),
+            "errors": sum(part["http_errors"] + part["failed_ops"] for part in parts),
+            "http_errors": sum(part["http_errors"] for part in parts),
+            "failed_ops": sum(part["failed_ops"] for part in parts),
+            "statuses": statuses,
+            "server_cpu": round(server_cpu_s / wall, 2),
+            "server_cpu_ms_per_req": round(1000 * server_cpu_s / max(requests, 1), 3),
+            "load_cpu": round(load_cpu_s / wall, 2),
+            "load_cpu_ms_per_req": round(1000 * load_cpu_s / max(requests, 1), 3),
+        }
+
+    def ramp(self, start: float, args: Any) -> tuple[list[dict[str, Any]], Any]:
+        steps: list[dict[str, Any]] = []
+        best, rate = None, start
+        while len(steps) < args.max_steps:
+            step = self.phase(rate, args.step_s)
+            steps.append(step)
+            if passed(step) and (best is None or step["req_per_s"] > best["req_per_s"]):
+                best = step
+            if not passed(step, p99_ms=float("inf")):
+                break
+            rate *= 1.25
+        return steps, best
+
+    def close(self) -> None:
+        for p, proc in zip(self.pipes, self.procs, strict=True):
+            if proc.is_alive():
+                p.send(None)
+        for proc in self.procs:
+            proc.join(30)
+            if proc.is_alive():
+                proc.kill()
+        self.srv.terminate()
+        self.srv.wait(30)
 
 
 def passed(step: dict[str, Any], p99_ms: float = P99_LIMIT_MS) -> bool:
@@ -258,111 +296,157 @@ def passed(step: dict[str, Any], p99_ms: float = P99_LIMIT_MS) -> bool:
     )
 
 
+def store_url(kind: str, folder: Path) -> tuple[str, Any]:
+    """A fresh store of ``kind`` and how to drop it."""
+    if kind == "sqlite":
+        return f"sqlite:///{folder / 'sep.db'}", lambda: None
+    from sqlalchemy import create_engine
+
+    from openderms.store.engine import normalise_url
+
+    base = normalise_url(os.environ.get("OPENDERMS_TEST_PG_URL", "postgresql://127.0.0.1/test"))
+    name = f"openderms_bench_sep_{secrets.token_hex(4)}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+    return base.set(database=name).render_as_string(hide_password=False), drop
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from openderms.protocols.ieee2030_5.serving.factory import FACTORY, PEN_ENV, STORE_URL_ENV
+
     folder = Path(tempfile.mkdtemp(prefix="sep-load-"))
-    aggregators = args.aggregators or max(1, args.ders // 500)
-    ca, server, agg_paths, agg_ids = make_pki(folder, aggregators)
-    db = folder / "sep.db"
-    provision_s = provision(db, args.ders, agg_ids)
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    cmd = [sys.executable, __file__, "--serve", str(db), str(server.cert), str(server.key)]
-    srv = subprocess.Popen([*cmd, str(ca), str(port)], env=env)
-    ctx = mp.get_context("spawn")
-    pipes, procs = [], []
+    k = args.aggregators or max(1, args.ders // 500)
+    pki = make_pki(folder, k)
+    agg_ids = pki[3]
+    url, drop = store_url(args.store, folder)
+    out: dict[str, Any] = {"ders": args.ders}
     try:
-        wait_listening(port, srv)
-        base = f"https://127.0.0.1:{port}"
-        for i in range(args.load_procs):
-            mine = [(str(p.cert), str(p.key)) for p in agg_paths[i :: args.load_procs]]
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=load_process, args=(child, base, str(ca), mine))
-            proc.start()
-            pipes.append(parent)
-            procs.append(proc)
-        t0 = time.perf_counter()
-        registered = sum(p.recv() for p in pipes)
-        setup_s = time.perf_counter() - t0
-        load_rate = args.ders / 30 / (1 - POLL_FRACTION)
-        at_load = phase(pipes, load_rate, args.duration_s, srv.pid)
-        ramp: list[dict[str, Any]] = []
-        best, most = None, None
-        rate = load_rate * 1.25
-        while len(ramp) < args.max_steps:
-            step = phase(pipes, rate, args.step_s, srv.pid)
-            ramp.append(step)
-            if passed(step) and (best is None or step["req_per_s"] > best["req_per_s"]):
-                best = step
-            if not passed(step, p99_ms=float("inf")):
-                break  # errors, or the rate asked is no longer delivered
-            most = step
-            rate *= 1.25
-        for p in pipes:
-            p.send(None)
-        for proc in procs:
-            proc.join(30)
+        mup_http = min(args.mup_http, args.ders)
+        prov = provision(url, args.ders, mup_http, agg_ids)
+        env = {STORE_URL_ENV: url, PEN_ENV: str(PEN), "PYTHONPATH": str(ROOT / "src")}
+        bench = Bench(FACTORY, env, pki, args)
+        try:
+            out |= measure(bench, args, url, prov, mup_http, agg_ids)
+        finally:
+            bench.close()
+        if args.peer:
+            env = {"PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT / 'bench'}"}
+            peer = Bench("peer_2030_5:echo_app", env, pki, args)
+            try:
+                set_ders(peer, out.pop("_ders"), "/derp/1/derc", "/derp/1/dderc")
+                steps, best = peer.ramp(args.ders / 30 / (1 - POLL_FRACTION) * 1.25, args)
+            finally:
+                peer.close()
+            out["peer"] = {"app": "bench/peer_2030_5.py (same stack, no 2030.5 logic)"}
+            out["peer"]["req_per_s_max"] = best["req_per_s"] if best else None
+            out["peer"]["ramp"] = steps
+            if best and out["req_per_s_max"]:
+                out["ratio_to_peer"] = round(out["req_per_s_max"] / best["req_per_s"], 2)
+        out.pop("_ders", None)
     finally:
-        srv.terminate()
-        srv.wait(30)
-    limit = ramp[-1]
-    client_bound = max(limit["load_cpu_per_proc"]) >= 0.9
-    server_bound = limit["server_cpu"] >= 0.9
-    limited_by = (
-        "load generator (client CPU saturated)"
-        if client_bound
-        else "server (CPU saturated)"
-        if server_bound
-        else "no process CPU-bound: server waits (I/O, queueing) or the 2 cores are shared"
-    )
+        drop()
+    return out
+
+
+def set_ders(bench: Bench, ders: list[Der], controls: str, default: str) -> None:
+    for pipe, mine in zip(bench.pipes, bench.aggs_of, strict=True):
+        local = {a: j for j, a in enumerate(mine)}
+        part = [Der(local[d.aggregator], d.mup_href, d.w_mrid, d.var_mrid) for d in ders]
+        pipe.send(("ders", [d for d, g in zip(part, ders, strict=True) if g.aggregator in local]))
+        pipe.send(("hrefs", controls, default))
+
+
+def measure(  # noqa: PLR0917
+    bench: Bench, args: Any, url: str, prov: dict[str, Any], mup_http: int, agg_ids: list[Any]
+) -> dict[str, Any]:
+    k = len(agg_ids)
+    # MirrorUsagePoints over HTTP: DER i goes to load process (i % k) % P, its aggregator
+    for p, (pipe, mine) in enumerate(zip(bench.pipes, bench.aggs_of, strict=True)):
+        local = {a: j for j, a in enumerate(mine)}
+        reqs = [
+            (local[i % k], "/mup", mup_doc(i).to_xml(skip_empty=True, exclude_none=True))
+            for i in range(mup_http)
+            if (i % k) % len(bench.pipes) == p
+        ]
+        pipe.send(("post", reqs, args.connections))
+    made = [recv(pipe, proc) for pipe, proc in zip(bench.pipes, bench.procs, strict=True)]
+    created = sum(1 for locs, _ in made for x in locs if x is not None)
+    mup_s = max((s for _, s in made), default=0.0)
+    hrefs = mup_hrefs(url, agg_ids)
+    ders = []
+    for i in range(args.ders):
+        mrid = lfdi_of(i)[:28].upper()
+        href = hrefs[lfdi_of(i)]
+        ders.append(Der(i % k, href, f"{mrid}0001", f"{mrid}0002"))
+    set_ders(bench, ders, prov["controls_href"], prov["default_href"])
+    load_rate = args.ders / 30 / (1 - POLL_FRACTION)
+    at_load = bench.phase(load_rate, args.duration_s)
+    steps, best = bench.ramp(load_rate * 1.25, args)
+    top = best or steps[0]
     return {
-        "ders": args.ders,
-        "registered": registered,
         "req_per_s_max": best["req_per_s"] if best else None,
-        "req_per_s_max_any_p99": most["req_per_s"] if most else None,
         "req_per_s_at_load": at_load["req_per_s"],
         "p50_ms": at_load["p50_ms"],
         "p99_ms": at_load["p99_ms"],
         "errors": at_load["errors"],
-        "http_errors": at_load["http_errors"],
-        "failed_ops": at_load["failed_ops"],
-        "load_cpu_per_proc_at_load": at_load["load_cpu_per_proc"],
-        "server_cpu_at_load": at_load["server_cpu"],
-        "ramp": ramp,
-        "limited_by": limited_by,
-        "server": "uvicorn 1 worker, uvloop, httptools (CSIP TLS protocol), no access log, "
-        "SQLite store, TLS 1.2 ECDHE-ECDSA-AES128-CCM8",
-        "clients": f"{aggregators} aggregator certificates, {args.load_procs} load processes, "
-        "httpx.AsyncClient (16 connections per aggregator)",
-        "duration_s": args.duration_s,
-        "provision_s": round(provision_s, 1),
-        "setup_s": round(setup_s, 1),
+        "at_load": at_load,
+        "server_cpu_ms_per_req": top["server_cpu_ms_per_req"],
+        "load_cpu_ms_per_req": top["load_cpu_ms_per_req"],
+        "load_cpu_share": round(top["load_cpu"] / (os.cpu_count() or 1), 2),
+        "ramp": steps,
+        "server": f"uvicorn {args.workers} worker(s) ({FACTORY_NOTE}), {args.store} store",
+        "load": f"{k} aggregator certificates x {args.connections} TLS connections, "
+        f"{args.load_procs} load process(es), bench/loadgen_2030_5.py",
+        "mup_http": {"created": created, "of": mup_http, "per_s": round(created / mup_s, 1)}
+        if mup_s
+        else None,
+        "mup_internal_per_s": prov["mup_internal_per_s"],
+        "provision_edev_s": prov["edev_s"],
         "cores": os.cpu_count(),
+        "_ders": ders,
     }
+
+
+FACTORY_NOTE = "serving.factory:app_from_env, uvloop, httptools + CSIP TLS, no access log"
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-        db, cert, key, ca, port = sys.argv[2:7]
-        serve(db, cert, key, ca, int(port))
+        app, cert, key, ca, port, workers = sys.argv[2:8]
+        serve(app, cert, key, ca, int(port), int(workers))
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ders", type=int, default=10_000)
-    ap.add_argument("--duration-s", type=float, default=60)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
+    ap.add_argument("--duration-s", type=float, default=30)
     ap.add_argument("--step-s", type=float, default=10)
-    ap.add_argument("--max-steps", type=int, default=12)
+    ap.add_argument("--max-steps", type=int, default=10)
     ap.add_argument("--aggregators", type=int, default=0)
+    ap.add_argument("--connections", type=int, default=4, help="per aggregator")
     ap.add_argument("--load-procs", type=int, default=1)
+    ap.add_argument("--mup-http", type=int, default=500)
+    ap.add_argument("--no-peer", dest="peer", action="store_false")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     out = run(args)
     if args.json:
         print(json.dumps(out, indent=2))
         return
-    for k, v in out.items():
-        if k != "ramp":
-            print(f"{k:28} {v}")
+    for key, v in out.items():
+        if key not in {"ramp", "peer"}:
+            print(f"{key:24} {v}")
     for step in out["ramp"]:
         print("  ramp", step)
+    if "peer" in out:
+        print("peer", out["peer"]["req_per_s_max"])
 
 
 if __name__ == "__main__":

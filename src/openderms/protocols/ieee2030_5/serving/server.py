@@ -3,8 +3,9 @@
     config = tls_config(app, TlsFiles(cert, key, client_ca), host="0.0.0.0", port=8443)
     uvicorn.Server(config).run()
 
-Several processes may serve one port (``workers``, or SO_REUSEPORT sockets): each keeps its
-own read caches (see ``manager.cache``).
+Several processes may serve one port: ``run`` a configuration made with the import string of
+an app factory (``serving.factory.FACTORY``, ``factory=True``) and ``workers=N``; each worker
+keeps its own read caches (see ``manager.cache`` and ``serving.factory``).
 """
 
 from __future__ import annotations
@@ -52,17 +53,36 @@ def tls_config(
     **options: object,
 ) -> uvicorn.Config:
     """A uvicorn configuration serving ``app`` (an app, or an import string for ``workers``)
-    with CSIP TLS and client identities."""
+    with CSIP TLS and client identities. ``options`` go to ``uvicorn.Config`` (``lifespan``
+    is "off" unless given)."""
+    options = {"lifespan": "off", **options}
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         http=ClientCertHttpToolsProtocol,
         loop="uvloop",
-        lifespan="off",
         access_log=False,
         ssl_certfile=str(tls.cert),
         ssl_keyfile=str(tls.key),
         ssl_context_factory=CsipContextFactory(tls),
         **options,  # type: ignore[arg-type]
     )
+
+
+def run(config: uvicorn.Config) -> None:
+    """Serve ``config`` until stopped: in this process with one worker, else with uvicorn's
+    supervisor of ``config.workers`` processes sharing one listening socket (``config.app``
+    must then be an import string)."""
+    if config.workers <= 1:
+        uvicorn.Server(config).run()
+        return
+    if not isinstance(config.app, str):
+        raise TypeError("workers > 1 need the app as an import string")
+    from uvicorn.supervisors import Multiprocess
+
+    sock = config.bind_socket()
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()
