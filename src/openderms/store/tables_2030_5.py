@@ -275,6 +275,10 @@ class SepSubscriptionRow(Base):
     limit: Mapped[int] = mapped_column(BigInteger, comment="most list items notified")
     notification_uri: Mapped[str] = mapped_column(String(255), comment="absolute https URI")
     created_at: Mapped[datetime] = mapped_column(comment="UTC")
+    # revision 0004
+    cancelled_at: Mapped[datetime | None] = mapped_column(
+        comment="UTC; set: cancelled by the server, kept until its last Notification is sent"
+    )
 
 
 class SepNotificationRow(Base):

@@ -310,3 +310,40 @@ def test_err_refused_subscriptions_change_nothing(running: Running, snapshot: Sn
         sub = subscription(f"/derp/{theirs.id}/derc", ok_uri)
         assert c.post(other, content=sub, headers=SEP).status_code == 404
     assert snapshot() == before
+
+
+def test_maint_subscriptions_the_subscriber_may_no_longer_read_are_cancelled(
+    webhook: Callable[[Receiver, int], str], running: Running
+) -> None:
+    """CSIP 5.3.5 Maintenance of Subscriptions / IEEE 2030.5 Notification.status 1
+    ("Subscription canceled, no additional information"): when the utility takes the FSA
+    of a subscribed program back, the server cancels the subscription, tells the subscriber
+    with a sep.xsd-valid Notification of status 1, no longer lists it nor notifies changes."""
+    receiver = Receiver()
+    uri = webhook(receiver, free_port())
+    device = provision.end_device(running, "device1")
+    program = provision.program(running, [device], "feeder-1")
+    kept = provision.program(running, [device], "feeder-2")
+    with running.client("device1") as c:
+        for p in (program, kept):
+            sub = subscription(f"/derp/{p.id}/derc", uri)
+            assert c.post(f"/edev/{device.id}/sub", content=sub, headers=SEP).status_code == 201
+    running.services.fsas.unassign(device.id, running.services.fsas.ensure("feeder-1").id)
+    wait_for(lambda: len(receiver.bodies) == 1)
+    body = receiver.bodies[0]
+    assert_valid(running.schema, body)
+    assert b"<status>1</status>" in body
+    assert f"/derp/{program.id}/derc".encode() in body
+    provision.control(running, program.id)  # no longer notified
+    provision.control(running, kept.id)  # still notified
+    wait_for(lambda: len(receiver.bodies) == 2)
+    assert f"/derp/{kept.id}/derc".encode() in receiver.bodies[1]
+    with running.client("device1") as c:
+        listed = SubscriptionList.from_xml(c.get(f"/edev/{device.id}/sub").content)
+    assert [s.subscribed_resource for s in listed.items] == [f"/derp/{kept.id}/derc"]
+
+    def kept_rows() -> int:
+        with running.store.engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM sep_subscription")).scalar() or 0)
+
+    wait_for(lambda: kept_rows() == 1)  # the cancelled one went with its last Notification

@@ -102,7 +102,7 @@ class EndDeviceManager:
 
     def access_granted(self, identity: ClientIdentity) -> bool:
         """Internal API: whether the certificate may use the server."""
-        return self._load_kind(identity.lfdi)[1]
+        return self._kinds.get(identity.lfdi, self._load_kind)[1]
 
     def put_client(self, identity: ClientIdentity, kind: ClientKind, name: str = "") -> None:
         """Internal API: declare a certificate a device or an aggregator."""

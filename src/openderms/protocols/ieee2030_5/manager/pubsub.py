@@ -43,7 +43,12 @@ from openderms.protocols.ieee2030_5.repository.pubsub import (
     SubscriptionRecord,
 )
 from openderms.protocols.ieee2030_5.schema.base import MEDIA_TYPE, SepModel
-from openderms.protocols.ieee2030_5.schema.pubsub import Subscription, notification
+from openderms.protocols.ieee2030_5.schema.pubsub import (
+    Subscription,
+    cancellation,
+    notification,
+)
+from openderms.protocols.ieee2030_5.security.identity import ClientIdentity
 
 logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -89,6 +94,7 @@ class SubscriptionManager:
         self._last_tick = clock()
         programs.on_controls_changed.append(self.controls_changed)
         programs.on_default_changed.append(self.default_changed)
+        self._end_device_repo: EndDeviceRepository | None = None
         #: subscriptions to the EndDeviceList, FSA lists and FSA program lists (None: these
         #: lists are not subscribable, no FsaManager and ServerManager were given)
         self.lists: ListWatcher | None = None
@@ -99,7 +105,9 @@ class SubscriptionManager:
         fsas: FsaManager,
         server: ServerManager,
     ) -> None:
-        """Make the EndDeviceList, FSA lists and FSA program lists subscribable."""
+        """Make the EndDeviceList, FSA lists and FSA program lists subscribable, and cancel
+        the subscriptions whose resource their subscriber may no longer read."""
+        self._end_device_repo = end_device_repo
         self.lists = ListWatcher(
             self._repo,
             end_device_repo=end_device_repo,
@@ -111,6 +119,38 @@ class SubscriptionManager:
                 [(sub, self._notification(sub, d)) for sub, d in docs]
             ),
         )
+        self._end_devices.on_access_change.append(self.cancel_unreadable)
+
+    def cancel_unreadable(self) -> None:
+        """Cancel every subscription whose subscriber may no longer read its resource (its
+        access revoked, the program's FSA taken back...): it is marked cancelled (no longer
+        listed nor notified of changes) and a Notification with status 1 ("subscription
+        canceled, no additional information") tells the subscriber; the subscription is
+        forgotten once that Notification is sent."""
+        gone = [sub for sub in self._repo.active() if not self._readable(sub)]
+        if not gone:
+            return
+        self._repo.cancel([sub.id for sub in gone], self._clock())
+        if self.lists is not None:
+            for sub in gone:
+                self.lists.forget(sub.id)
+        self._enqueue(
+            [(sub, cancellation(sub.subscribed_resource, self._uri(sub))) for sub in gone]
+        )
+
+    def _readable(self, sub: SubscriptionRecord) -> bool:
+        match = _SUBSCRIBABLE.match(sub.subscribed_resource)
+        if match is None:
+            return self.lists is None or self.lists.readable(sub)
+        device = self._end_device_repo.get(sub.end_device_id) if self._end_device_repo else None
+        if device is None:
+            return False
+        if not self._end_devices.access_granted(
+            ClientIdentity.from_lfdi(device.aggregator_lfdi or device.lfdi)
+        ):
+            return False
+        given = self._program_repo.visible_to(device.lfdi, aggregator=False)
+        return int(match.group(1)) in {p.id for p in given}
 
     # -- clients --------------------------------------------------------------------------
 
@@ -194,8 +234,10 @@ class SubscriptionManager:
         self._enqueue([(sub, self._notification(sub, default)) for sub in subscriptions])
 
     def _notification(self, sub: SubscriptionRecord, resource: SepModel) -> bytes:
-        sub_uri = (self.base_url or "") + links.subscription(sub.end_device_id, sub.id)
-        return notification(sub.subscribed_resource, sub_uri, resource)
+        return notification(sub.subscribed_resource, self._uri(sub), resource)
+
+    def _uri(self, sub: SubscriptionRecord) -> str:
+        return (self.base_url or "") + links.subscription(sub.end_device_id, sub.id)
 
     def _enqueue(self, bodies: list[tuple[SubscriptionRecord, bytes]]) -> None:
         now = self._clock()

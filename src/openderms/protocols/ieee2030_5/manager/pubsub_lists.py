@@ -113,6 +113,10 @@ class ListWatcher:
         if out:
             self._enqueue(out)
 
+    def readable(self, sub: SubscriptionRecord) -> bool:
+        """Whether the subscriber may still read the list it subscribed to."""
+        return self._render(sub) is not None
+
     def _subscribed_paths(self) -> set[str]:
         with self._lock:
             if self._paths is not None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, delete, insert, select, update
+from sqlalchemy import Engine, Table, delete, exists, insert, select, update
 
 from openderms.store.engine import writer
 from openderms.store.tables_2030_5 import SepNotificationRow, SepSubscriptionRow
@@ -27,6 +27,8 @@ class SubscriptionRecord:
     limit: int
     notification_uri: str
     created_at: datetime
+    #: set when the server cancelled it (kept until its last Notification is sent)
+    cancelled_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,19 +54,42 @@ class PubSubRepository:
             )
 
     def of_device(self, end_device_id: int) -> list[SubscriptionRecord]:
-        stmt = select(_S).where(_S.c.end_device_id == end_device_id).order_by(_S.c.id)
+        stmt = (
+            select(_S)
+            .where(_S.c.end_device_id == end_device_id, _S.c.cancelled_at.is_(None))
+            .order_by(_S.c.id)
+        )
         with self._engine.begin() as conn:
             return [SubscriptionRecord(**r._mapping) for r in conn.execute(stmt).all()]
 
     def of_resources(self, paths: Sequence[str]) -> list[SubscriptionRecord]:
-        stmt = select(_S).where(_S.c.subscribed_resource.in_(paths)).order_by(_S.c.id)
+        stmt = (
+            select(_S)
+            .where(_S.c.subscribed_resource.in_(paths), _S.c.cancelled_at.is_(None))
+            .order_by(_S.c.id)
+        )
         with self._engine.begin() as conn:
             return [SubscriptionRecord(**r._mapping) for r in conn.execute(stmt).all()]
 
     def subscribed_resources(self) -> list[str]:
         """Every path some subscription names (distinct)."""
+        stmt = select(_S.c.subscribed_resource).where(_S.c.cancelled_at.is_(None)).distinct()
         with self._engine.begin() as conn:
-            return list(conn.execute(select(_S.c.subscribed_resource).distinct()).scalars())
+            return list(conn.execute(stmt).scalars())
+
+    def active(self) -> list[SubscriptionRecord]:
+        """Every subscription the server has not cancelled."""
+        stmt = select(_S).where(_S.c.cancelled_at.is_(None)).order_by(_S.c.id)
+        with self._engine.begin() as conn:
+            return [SubscriptionRecord(**r._mapping) for r in conn.execute(stmt).all()]
+
+    def cancel(self, subscription_ids: Sequence[int], now: datetime) -> None:
+        """Mark subscriptions cancelled by the server; their pending Notifications stay."""
+        if subscription_ids:
+            with self._writer.begin() as conn:
+                conn.execute(
+                    update(_S).where(_S.c.id.in_(subscription_ids)).values(cancelled_at=now)
+                )
 
     def remove(self, subscription_id: int) -> None:
         with self._writer.begin() as conn:
@@ -96,8 +121,12 @@ class PubSubRepository:
         return found
 
     def delivered(self, notification_id: int) -> None:
+        """Forget a Notification (sent, or given up); a cancelled subscription goes with its
+        last one."""
         with self._writer.begin() as conn:
             conn.execute(delete(_N).where(_N.c.id == notification_id))
+            pending = exists(select(_N.c.id).where(_N.c.subscription_id == _S.c.id))
+            conn.execute(delete(_S).where(_S.c.cancelled_at.is_not(None), ~pending))
 
     def retry_at(self, notification_id: int, attempts: int, at: datetime) -> None:
         with self._writer.begin() as conn:

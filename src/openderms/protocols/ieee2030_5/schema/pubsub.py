@@ -35,6 +35,23 @@ class SubscriptionList(SepList, tag="SubscriptionList"):
     items: list[Subscription] = element(tag="Subscription", default=[])
 
 
+#: Notification.status: the subscription was cancelled, no additional information
+CANCELLED = 1
+
+
+def cancellation(subscribed_resource: str, subscription_uri: str, status: int = CANCELLED) -> bytes:
+    """A Notification telling the subscriber its subscription was cancelled (no Resource)."""
+    return "".join(
+        (
+            f'<Notification xmlns="{NS}">',
+            f"<subscribedResource>{escape(subscribed_resource)}</subscribedResource>",
+            f"<status>{status}</status>",
+            f"<subscriptionURI>{escape(subscription_uri)}</subscriptionURI>",
+            "</Notification>",
+        )
+    ).encode()
+
+
 def notification(
     subscribed_resource: str, subscription_uri: str, resource: SepModel, status: int = CHANGED
 ) -> bytes:

@@ -1,7 +1,8 @@
 """The IEEE 2030.5 server's run-time access list and the CSIP-AUS ConnectionPoint: whether a
 known certificate may still use the server (``sep_client.access_granted``, checked on every
-request) and the connection point identifier (by default the NMI) an EndDevice's client PUT
-(``sep_end_device.connection_point_id``).
+request), the connection point identifier (by default the NMI) an EndDevice's client PUT
+(``sep_end_device.connection_point_id``), and when the server cancelled a subscription
+(``sep_subscription.cancelled_at``: kept until its cancellation Notification is sent).
 
 Revision ID: 0004
 Revises: 0003
@@ -40,8 +41,21 @@ def upgrade() -> None:
             )
         )
 
+    with op.batch_alter_table("sep_subscription") as batch:
+        batch.add_column(
+            sa.Column(
+                "cancelled_at",
+                sa.DateTime(timezone=True),
+                nullable=True,
+                comment="UTC; set: cancelled by the server, kept until its last Notification "
+                "is sent",
+            )
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("sep_subscription") as batch:
+        batch.drop_column("cancelled_at")
     with op.batch_alter_table("sep_end_device") as batch:
         batch.drop_column("connection_point_id")
     with op.batch_alter_table("sep_client") as batch:
