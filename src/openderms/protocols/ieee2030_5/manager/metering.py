@@ -34,7 +34,7 @@ from openderms.protocols.ieee2030_5.domain import (
     MirrorMeterReadingRecord,
     MirrorUsagePointRecord,
 )
-from openderms.protocols.ieee2030_5.manager.cache import ReadCache
+from openderms.protocols.ieee2030_5.manager.cache import CacheMiss, ReadCache, only_cached
 from openderms.protocols.ieee2030_5.manager.telemetry import TelemetryWriter
 from openderms.protocols.ieee2030_5.repository.edev import EndDeviceRepository
 from openderms.protocols.ieee2030_5.repository.metering import MeteringRepository
@@ -42,7 +42,6 @@ from openderms.protocols.ieee2030_5.schema.metering import (
     MirrorMeterReading,
     MirrorUsagePoint,
     Reading,
-    ReadingType,
 )
 
 Clock = Callable[[], datetime]
@@ -87,11 +86,13 @@ class MeteringManager:
         return self._repo.mups_for(client.lfdi, client.kind == "aggregator")
 
     def mup(
-        self, client: Client, mup_id: int
+        self, client: Client, mup_id: int, *, cached_only: bool = False
     ) -> tuple[MirrorUsagePointRecord, EndDevice, list[MirrorMeterReadingRecord]]:
         """The usage point, its EndDevice and MirrorMeterReadings, from memory once read (a
-        telemetry POST reads no table)."""
-        found = self._points.get(mup_id, self._load_point)
+        telemetry POST reads no table; ``cached_only``: raise ``CacheMiss`` rather than read
+        the database)."""
+        load = only_cached if cached_only else self._load_point
+        found = self._points.get(mup_id, load)  # type: ignore[arg-type]
         if found is None or not found[1].visible_to(client):
             raise NotFoundError("MirrorUsagePoint", str(mup_id))
         mup, device, readings = found
@@ -141,11 +142,22 @@ class MeteringManager:
         return self._take(mup, device, existing is None, posted.readings, plan)
 
     def post_readings(
-        self, client: Client, mup_id: int, posted: Sequence[MirrorMeterReading]
+        self,
+        client: Client,
+        mup_id: int,
+        posted: Sequence[MirrorMeterReading],
+        *,
+        cached_only: bool = False,
     ) -> Posted:
-        """Take MirrorMeterReadings posted to a usage point (new ones need a ReadingType)."""
-        mup, device, known = self.mup(client, mup_id)
-        plan = self._check_readings(mup.id, posted, {m.mrid: m for m in known})
+        """Take MirrorMeterReadings posted to a usage point (new ones need a ReadingType).
+        ``cached_only``: raise ``CacheMiss``, having changed nothing, unless the readings
+        are of MirrorMeterReadings in memory that they leave unchanged (then no table is
+        read or written before the telemetry writer's batch: safe on the event loop)."""
+        mup, device, known = self.mup(client, mup_id, cached_only=cached_only)
+        by_mrid = {m.mrid: m for m in known}
+        if cached_only and any(_changes(m, by_mrid.get(m.mrid.upper())) for m in posted):
+            raise CacheMiss
+        plan = self._check_readings(mup.id, posted, by_mrid)
         return self._take(mup, device, False, posted, plan)
 
     def _check_readings(
@@ -186,17 +198,9 @@ class MeteringManager:
         latest: dict[str, LatestReading] = {}
         new_mmr = None
         for mmr, found in zip(posted, plan, strict=True):
-            reading_type = (
-                mmr.reading_type.model_dump(mode="json", exclude={"href"}, exclude_none=True)
-                if mmr.reading_type is not None
-                else (found.reading_type if found else {})
-            )
-            description = mmr.description or (found.description if found else "")
+            reading_type, description = _wanted(mmr, found)
             record = found
-            if found is None or (found.reading_type, found.description) != (
-                reading_type,
-                description,
-            ):  # readings alone (the telemetry path) write nothing here: no extra commit
+            if _changes(mmr, found):  # readings alone (telemetry) write nothing here
                 values = {
                     "mrid": mmr.mrid.upper(),
                     "mup_id": mup.id,
@@ -208,9 +212,10 @@ class MeteringManager:
                 self._points.invalidate(mup.id)
                 new_mmr = record if found is None else new_mmr
             assert record is not None
-            kind = ReadingType.model_validate(reading_type)
+            power_of_ten = int(reading_type.get("power_of_ten_multiplier") or 0)
+            uom = reading_type.get("uom")
             for item in _readings(mmr):
-                row = _row(record, device.id, kind, item, mmr.last_update_time, now)
+                row = _row(record, device.id, (power_of_ten, uom), item, mmr.last_update_time, now)
                 rows.append(row)
                 candidate = LatestReading(
                     device.id,
@@ -261,6 +266,24 @@ class MeteringManager:
                 self._device_of_der[device.der_id] = device.id
 
 
+def _wanted(
+    mmr: MirrorMeterReading, found: MirrorMeterReadingRecord | None
+) -> tuple[dict[str, Any], str]:
+    """The ReadingType (as stored) and description the MirrorMeterReading should have."""
+    reading_type = (
+        mmr.reading_type.model_dump(mode="json", exclude={"href"}, exclude_none=True)
+        if mmr.reading_type is not None
+        else (found.reading_type if found else {})
+    )
+    return reading_type, mmr.description or (found.description if found else "")
+
+
+def _changes(mmr: MirrorMeterReading, found: MirrorMeterReadingRecord | None) -> bool:
+    """Whether taking ``mmr`` writes its MirrorMeterReading (new, or another ReadingType or
+    description)."""
+    return found is None or (found.reading_type, found.description) != _wanted(mmr, found)
+
+
 def _readings(mmr: MirrorMeterReading) -> list[tuple[Reading, int | None]]:
     """Each reading with the start of its set's period (if in a set)."""
     out: list[tuple[Reading, int | None]] = [
@@ -274,12 +297,13 @@ def _readings(mmr: MirrorMeterReading) -> list[tuple[Reading, int | None]]:
 def _row(  # noqa: PLR0917 (one row from six sources)
     record: MirrorMeterReadingRecord,
     end_device_id: int,
-    kind: ReadingType,
+    kind: tuple[int, int | None],
     item: tuple[Reading, int | None],
     last_update_time: int | None,
     now: datetime,
 ) -> dict[str, Any]:
-    """The ``sep_reading`` row of a reading: its time is its own period's start, else its
+    """The ``sep_reading`` row of a reading (``kind``: the power of ten and uom of its
+    ReadingType): its time is its own period's start, else its
     set's, else the MirrorMeterReading's lastUpdateTime, else when it was received."""
     reading, set_start = item
     t: int | None = reading.time_period.start if reading.time_period is not None else None
@@ -290,8 +314,8 @@ def _row(  # noqa: PLR0917 (one row from six sources)
         "end_device_id": end_device_id,
         "reading_time": datetime.fromtimestamp(t, UTC) if t is not None else now,
         "value": reading.value,
-        "power_of_ten": kind.power_of_ten_multiplier or 0,
-        "uom": kind.uom,
+        "power_of_ten": kind[0],
+        "uom": kind[1],
         "quality_flags": reading.quality_flags,
         "received_at": now,
     }
