@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from openderms.control import DerControl
 from openderms.services.control_loop import ControlRequest, LoopConfig
-from openderms.services.control_loop.plans import within_deadband
+from openderms.services.control_loop.plans import deadband_holds, within_deadband
 from tests.services.control_loop.conftest import MakeHarness
 
 T0 = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
@@ -81,3 +82,23 @@ def test_der_never_heard_from_are_silent_after_the_silence_period(
     assert found == set(never)
     assert all("never heard from" in e.why for e in h.loop.audit.actions("failsafe"))
     assert all(not h.loop.state.ders[d].controllable for d in never)
+
+
+def test_kept_set_points_are_checked_in_an_ac_power_flow(make_harness: MakeHarness) -> None:
+    """Open set points kept by the deadband must leave the network clean; if they would
+    not, the loop sends the plan's instead."""
+    h = make_harness()
+    report = h.run(1)
+    plan = report.plan
+    assert plan is not None
+    assert plan.controls
+    st = h.loop.state
+    opened = {e.der_id: e.request for e in h.loop.queue.open_controls()}
+    as_planned = [(c, opened[c.der_id]) for c in plan.controls if c.der_id in opened]
+    assert len(as_planned) == len(plan.controls)
+    kw = {"limits": None, "outside": h.loop.outside_control, "now": h.clock.now()}
+    assert deadband_holds(st, plan, as_planned, **kw)
+    released = [
+        (c, dataclasses.replace(r, p_max_kw=None, p_kw=None, q_kvar=0.0)) for c, r in as_planned
+    ]
+    assert not deadband_holds(st, plan, released, **kw)

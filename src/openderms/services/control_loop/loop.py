@@ -38,7 +38,13 @@ from openderms.services.control_loop import failsafe
 from openderms.services.control_loop.audit import AuditLog
 from openderms.services.control_loop.failsafe import DefaultPolicy
 from openderms.services.control_loop.orders import SwitchingOrder, SwitchingSchedule, check_order
-from openderms.services.control_loop.plans import request_of, request_of_renewal, within_deadband
+from openderms.services.control_loop.plans import (
+    deadband_holds,
+    request_of,
+    request_of_renewal,
+    same_setpoint,
+    within_deadband,
+)
 from openderms.services.control_loop.ports import (
     ControlDelivery,
     DefaultControl,
@@ -319,14 +325,15 @@ class ControlLoop:
         cfg, st = self.config, self.state
         net = st.net
         index = {d.id: i for i, d in enumerate(net.ders)}
-        queued = []
-        wanted = set()
+        queued, wanted, send, kept = [], set(), [], []
         for c in plan.controls:
             wanted.add(c.der_id)
             view = st.ders[c.der_id]
             if not view.controllable:
                 continue
             old = self.queue.open_control(c.der_id)
+            if old is not None and same_setpoint(old.request, c, cfg.setpoint_tolerance_kw):
+                continue
             if old is not None and within_deadband(
                 old.request,
                 c,
@@ -334,20 +341,23 @@ class ControlLoop:
                 deadband_kw=max(cfg.deadband_kw, cfg.deadband_pct / 100.0 * view.rated_kw),
                 violated=c.constraint in violated,
             ):
+                kept.append((c, old.request))
                 continue
+            send.append(c)
+        if kept and not deadband_holds(
+            st, plan, kept, limits=cfg.limits, outside=self.outside_control, now=now
+        ):
+            send += [c for c, _ in kept]  # the open set points would leave a violation
+        for c in send:
+            view = st.ders[c.der_id]
             req = request_of(
                 c, self.queue.new_id(), index, net, now=now, duration_s=cfg.control_duration_s
             )
             self.queue.submit(req, view.aggregator_id, now)
             view.control = req
             queued.append(req.control_id)
-            self.audit.write(
-                now,
-                "control_queued",
-                req.reason,
-                constraint=req.constraint,
-                controls=(req.control_id,),
-            )
+            why, key = req.reason, req.constraint
+            self.audit.write(now, "control_queued", why, constraint=key, controls=(req.control_id,))
         for entry in self.queue.open_controls() if end_others else ():
             if entry.der_id not in wanted:
                 self.queue.cancel(entry.der_id, now, "no longer needed by the new plan")

@@ -6,13 +6,20 @@ Signs: generator convention (positive = export; ``q_kvar`` negative absorbs vars
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from openderms.control import ControlPlan, DerControl, Violation
+from openderms.control import (
+    ControlPlan,
+    DerControl,
+    NetLoadLimits,
+    Violation,
+    detect_violations,
+)
 from openderms.grid.model import Network
 from openderms.services.control_loop.ports import ControlRequest
+from openderms.services.control_loop.state import GridState
 
 
 def request_of(
@@ -64,7 +71,8 @@ def within_deadband(
     export cap (``p_max_kw`` up) inside the deadband is never sent: the open control is
     the safer of the two. A tighter one, or any move of ``p_kw`` / ``q_kvar``, inside the
     deadband is sent only while the control's constraint is ``violated`` (it must tighten
-    to clear it). A set point added or removed is always sent."""
+    to clear it). A set point added or removed is always sent. The loop then checks the
+    set points kept with ``deadband_holds`` and sends them after all if they fail."""
     pairs = ((a.p_max_kw, c.p_max_kw, True), (a.p_kw, c.p_kw, False), (a.q_kvar, c.q_kvar, False))
     for old, new, is_cap in pairs:
         if (old is None) != (new is None):
@@ -77,6 +85,33 @@ def within_deadband(
         if violated and not looser_cap:
             return False
     return True
+
+
+def deadband_holds(
+    state: GridState,
+    plan: ControlPlan,
+    kept: Sequence[tuple[DerControl, ControlRequest]],
+    *,
+    limits: NetLoadLimits | None,
+    outside: Collection[str],
+    now: datetime,
+) -> bool:
+    """Whether the plan with the ``kept`` DER at their open requests' set points (instead of
+    the plan's) is still clean in an AC power flow: no violation DER can act on beyond those
+    the plan itself leaves."""
+    index = {d.id: i for i, d in enumerate(state.net.ders)}
+    p, q = plan.der_p_kw.copy(), plan.der_q_kvar.copy()
+    for c, r in kept:
+        i, v = index[c.der_id], state.ders[c.der_id]
+        if r.p_max_kw is not None:
+            p[i] = min(v.p_available_kw, r.p_max_kw)
+        if r.p_kw is not None:
+            p[i] = r.p_kw
+        if r.q_kvar is not None:
+            q[i] = r.q_kvar
+    left = detect_violations(state.solve(p, q), state.net, limits, when=now)
+    allowed = {v.key for v in plan.actionable_ac_violations} | set(outside)
+    return all(v.key in allowed for v in left)
 
 
 def violation_json(v: Violation) -> dict[str, Any]:
