@@ -11,7 +11,7 @@ import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -24,6 +24,9 @@ from openderms.grid.powerflow import EngineName, PowerFlowResult
 from openderms.grid.topology import Topology, derive_topology, switch
 from openderms.grid.topology_nodes import group_ders
 from openderms.store.network_files import NetworkFileStore
+
+if TYPE_CHECKING:
+    from openderms.sim.twin import Twin
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 grid_app = typer.Typer(no_args_is_help=True, help="Network model: import, inspect, solve, switch.")
@@ -71,13 +74,26 @@ def _current_network(workspace: Path) -> Network:
 
 
 @app.command()
-def run(
-    preset: Annotated[str, typer.Option(help="Twin preset to run.")] = "camden",
+def run(  # noqa: PLR0917 (Typer options)
+    preset: Annotated[str, typer.Option(help="Twin preset of the report.")] = "camden",
     seed: Annotated[int, typer.Option(help="Seed of the twin generator.")] = 0,
     out: Annotated[Path, typer.Option(help="Folder for pictures and results.")] = Path("out"),
+    live: Annotated[
+        bool, typer.Option(help="After the report, run the twin live over the protocols.")
+    ] = True,
+    live_preset: Annotated[
+        str, typer.Option(help="Twin preset of the live run (camden: 10,000 DER clients).")
+    ] = "small",
+    stay: Annotated[
+        bool, typer.Option(help="Stay live until Ctrl-C instead of the scripted scenario.")
+    ] = False,
+    sep_port: Annotated[int, typer.Option(help="2030.5 server port (0: any free).")] = 0,
+    api_port: Annotated[int, typer.Option(help="REST API port (0: any free).")] = 0,
+    workspace: Workspace = DEFAULT_WORKSPACE,
 ) -> None:
     """The main job on the embedded default: build the twin, solve noon and the whole day,
-    print a summary and write pictures."""
+    print a summary and write pictures; then go live (2030.5 server, REST API, simulated
+    fleet, plant and control loop) and run a scripted scenario, or stay up with --stay."""
     from openderms.services.twin_day import run_twin_day
 
     _quiet_highs_banner()
@@ -91,6 +107,25 @@ def run(
     _print_worst(net, report.noon, report.topology)
     for p in report.pictures:
         console.print(f"picture: [bold]{p}[/]")
+    if live:
+        _run_live(report.twin, live_preset, seed, stay, sep_port, api_port, workspace)
+
+
+def _run_live(  # noqa: PLR0917 (the run command's options)
+    twin: Twin, preset: str, seed: int, stay: bool, sep_port: int, api_port: int, ws: Path
+) -> None:
+    import asyncio
+
+    from openderms.services.live.console import run_live
+    from openderms.services.live.stack import LiveOptions
+    from openderms.sim.twin import build_twin
+
+    live_twin = twin if twin.preset == preset else build_twin(preset, seed)
+    options = LiveOptions(workspace=ws, sep_port=sep_port, api_port=api_port, seed=seed)
+    try:
+        asyncio.run(run_live(console, live_twin, options, stay=stay))
+    except KeyboardInterrupt:
+        console.print("live run stopped")
 
 
 @grid_app.command("import")
@@ -161,12 +196,32 @@ def powerflow(
 def switch_(
     element_id: Annotated[str, typer.Argument(help="Id of the switch.")],
     action: Annotated[SwitchAction, typer.Argument(help="open or close")],
+    live: Annotated[
+        bool | None,
+        typer.Option(
+            "--live/--model",
+            help="Operate the switch of the live run (`openderms run`) through its REST API, "
+            "or the stored model; default: live when a live run's live.json is in the "
+            "workspace.",
+        ),
+    ] = None,
     workspace: Workspace = DEFAULT_WORKSPACE,
 ) -> None:
-    """Open or close a switch in the current model and show what changed."""
+    """Open or close a switch in the current model (or in the live run) and show what changed."""
+    from openderms.services.live.client import live_info, switch_live
+
+    closed = action is SwitchAction.close
+    if live or (live is None and live_info(workspace) is not None):
+        body = switch_live(workspace, element_id, closed)
+        state = "closed" if body.get("closed") else "open"
+        console.print(
+            f"{element_id} {state}: reported on switch_states.{body.get('substation_id')} "
+            "(the plant and the control loop follow it)"
+        )
+        return
     net = _current_network(workspace)
     before = derive_topology(net)
-    new, after = switch(net, element_id, closed=action is SwitchAction.close)
+    new, after = switch(net, element_id, closed=closed)
     NetworkFileStore(workspace).save(new)
     lost = int((before.energised & ~after.energised).sum())
     gained = int((~before.energised & after.energised).sum())
@@ -175,7 +230,7 @@ def switch_(
         for a, b, e in zip(before.feeder, after.feeder, after.energised.tolist(), strict=True)
         if e and a is not None and b is not None and a != b
     )
-    console.print(f"{element_id} is now {'closed' if action is SwitchAction.close else 'open'}")
+    console.print(f"{element_id} is now {'closed' if closed else 'open'}")
     console.print(f"buses de-energised: {lost}, re-energised: {gained}, moved feeder: {moved}")
     console.print(
         f"loops: {after.n_loops}; DER behind {element_id}: "

@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from openderms import __version__
 from openderms.config import Settings
 from openderms.web.api import ders as api_ders
+from openderms.web.api import grid as api_grid
 from openderms.web.api import hosting as api_hosting
 from openderms.web.auth import Authenticator, TokenRepository
 from openderms.web.deps import Registry, WebContext
@@ -85,6 +86,7 @@ def create_app(
     install_error_handlers(app, templates)
     app.include_router(api_ders.router, prefix=API_V1)
     app.include_router(api_hosting.router, prefix=API_V1)
+    app.include_router(api_grid.router, prefix=API_V1)
     app.include_router(portal_auth.router)
     app.include_router(portal_ders.router)
 

@@ -87,7 +87,9 @@ class DerAgent:
     """A simulated inverter of ``rated_w`` whose PV could make ``available(t)`` W.
     ``p_min_w`` < 0: a storage or EV charger inverter (``available`` is then its schedule,
     see ``behaviour.output_w``); ``report_available``: its telemetry also carries the W it
-    could export uncontrolled (a third MirrorMeterReading, ``AVAILABLE``)."""
+    could export uncontrolled (a third MirrorMeterReading, ``AVAILABLE``);
+    ``default_every``: read the DefaultDERControls at every n-th poll only (they change
+    rarely; each program's costs a request)."""
 
     def __init__(
         self,
@@ -102,10 +104,12 @@ class DerAgent:
         limit: asyncio.Semaphore | None = None,
         p_min_w: float = 0.0,
         report_available: bool = False,
+        default_every: int = 1,
     ) -> None:
         self.http, self.lfdi = http, lfdi.lower()
         self.rated_w, self.available = rated_w, available
         self.p_min_w, self.report_available = p_min_w, report_available
+        self.default_every, self._polls = max(default_every, 1), 0
         self.behaviour = behaviour or Behaviour()
         self.rng = rng or random.Random(lfdi)
         self.clock, self.limit = clock, limit
@@ -224,7 +228,10 @@ class DerAgent:
 
     # --- polling and control ---------------------------------------------------------
     async def poll(self) -> None:
-        """Read each program's DERControls (scheduled and active) and DefaultDERControl."""
+        """Read each program's DERControls (scheduled and active) and, every
+        ``default_every`` polls, its DefaultDERControl."""
+        read_defaults = self._polls % self.default_every == 0
+        self._polls += 1
         for p in self.programs:
             if p.controls_href is not None:
                 got = DERControlList.from_xml(await self._get(p.controls_href))
@@ -234,7 +241,7 @@ class DerAgent:
                     if c.event_status is None
                     or c.event_status.current_status in (SCHEDULED, ACTIVE)
                 ]
-            if p.default_href is not None:
+            if p.default_href is not None and read_defaults:
                 try:
                     raw = await self._request("GET", p.default_href)
                     p.default = DefaultDERControl.from_xml(raw.content).der_control_base

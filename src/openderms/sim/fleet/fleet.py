@@ -53,15 +53,26 @@ def twin_availability(
 
 
 def tls_client(
-    base_url: str, cert: Path, key: Path, server_ca: Path, *, connections: int = 4
+    base_url: str,
+    cert: Path,
+    key: Path,
+    server_ca: Path,
+    *,
+    connections: int = 4,
+    keepalive_s: float = 5.0,
 ) -> httpx.AsyncClient:
-    """An async 2030.5 client over CSIP TLS holding ``cert``'s identity."""
+    """An async 2030.5 client over CSIP TLS holding ``cert``'s identity; idle connections
+    are kept ``keepalive_s`` seconds (a device polling more often keeps its connection)."""
     ctx: ssl.SSLContext = client_context(cert, key, server_ca)
     return httpx.AsyncClient(
         base_url=base_url,
         verify=ctx,
         timeout=30,
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        limits=httpx.Limits(
+            max_connections=connections,
+            max_keepalive_connections=connections,
+            keepalive_expiry=keepalive_s,
+        ),
     )
 
 

@@ -1,0 +1,109 @@
+"""Registry DER -> IEEE 2030.5 EndDevices; topology nodes -> FSAs and DERPrograms.
+
+Issue 4, item 4: each provisioned DER of the registry becomes an EndDevice of the 2030.5
+server (its LFDI from the device's own certificate, or, for a DER an aggregator speaks for,
+an LFDI the aggregator's certificate is allowed to manage), carrying the registry's DER id;
+each topology node becomes a FunctionSetAssignments with the DERProgram the registry's
+provisioning named (``Provisioning.der_program_id``), so a control for the whole node goes to
+every DER of it; each EndDevice also gets its own program (``DerProgramManager.
+device_program``) for controls to that DER alone. All through the server's internal API,
+idempotent (a second call changes nothing).
+
+    mapping = map_ders(services, records, identities, aggregators)
+    mapping.end_device_of["PV_1"]   -> EndDevice id      (Ieee2030_5Delivery's device_of)
+    mapping.program_of_node["F1_T02"] -> DERProgram id   (its program_of)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from openderms.protocols.ieee2030_5.security.identity import ClientIdentity, sfdi_from_lfdi
+from openderms.protocols.ieee2030_5.services import Ieee2030_5Services
+from openderms.registry.domain import DerRecord
+from openderms.registry.ports import DerQuery, DerRepository
+
+#: primacy of a topology node's program (a device's own program has its own, lower number)
+NODE_PROGRAM_PRIMACY = 2
+#: registry statuses whose DER are served over 2030.5
+SERVED = frozenset({"provisioned", "active", "suspended"})
+
+
+def managed_identity(der_id: str) -> ClientIdentity:
+    """The identity of a DER without a certificate of its own, managed by an aggregator: a
+    stable LFDI (the first 160 bits of SHA-256 of the DER id, as the aggregator would derive
+    it from the device's serial number)."""
+    lfdi = hashlib.sha256(f"openderms-der:{der_id}".encode()).hexdigest()[:40]
+    return ClientIdentity(lfdi=lfdi, sfdi=sfdi_from_lfdi(lfdi))
+
+
+@dataclass(frozen=True, slots=True)
+class Ieee2030_5Mapping:  # noqa: N801 (the standard's name)
+    """What ``map_ders`` made: DER id -> EndDevice id, topology node -> FSA and DERProgram
+    ids, DER id -> the topology node it is in, and the DER it skipped (not provisioned)."""
+
+    end_device_of: dict[str, int] = field(default_factory=dict)
+    program_of_node: dict[str, int] = field(default_factory=dict)
+    fsa_of_node: dict[str, int] = field(default_factory=dict)
+    node_of: dict[str, str] = field(default_factory=dict)
+    skipped: tuple[str, ...] = ()
+
+
+def map_ders(
+    services: Ieee2030_5Services,
+    records: Iterable[DerRecord],
+    identities: Mapping[str, ClientIdentity] | None = None,
+    aggregators: Mapping[str, ClientIdentity] | None = None,
+    *,
+    pin: int | None = None,
+) -> Ieee2030_5Mapping:
+    """EndDevices, FSAs and DERPrograms for ``records`` (see the module docstring).
+
+    ``identities``: DER id -> the identity of its own certificate (a DER speaking for
+    itself); a DER missing there gets ``managed_identity``. ``aggregators``: aggregator id
+    (``Registration.aggregator_id``) -> the identity of its certificate; a DER whose
+    aggregator is listed is managed by it. DER not provisioned yet are skipped."""
+    own = identities or {}
+    aggs = aggregators or {}
+    for name, agg in aggs.items():
+        services.end_devices.put_client(agg, "aggregator", name)
+    out = Ieee2030_5Mapping()
+    skipped = []
+    for rec in records:
+        prov = rec.provisioning
+        if prov is None or rec.status not in SERVED:
+            skipped.append(rec.id)
+            continue
+        agg_id = rec.registration.aggregator_id
+        agg_lfdi = aggs[agg_id].lfdi if agg_id is not None and agg_id in aggs else None
+        identity = own.get(rec.id) or managed_identity(rec.id)
+        edev = services.end_devices.ensure(identity, agg_lfdi, pin=pin, der_id=rec.id)
+        node = prov.topology_node_id
+        if node not in out.fsa_of_node:
+            fsa = services.fsas.ensure(node)
+            program = services.programs.ensure_program(
+                fsa.id, prov.der_program_id, NODE_PROGRAM_PRIMACY
+            )
+            out.fsa_of_node[node] = fsa.id
+            out.program_of_node[node] = program.id
+        services.fsas.assign(edev.id, out.fsa_of_node[node])
+        services.programs.device_program(edev.id)  # so the device finds it when it discovers
+        out.end_device_of[rec.id] = edev.id
+        out.node_of[rec.id] = node
+    return Ieee2030_5Mapping(
+        out.end_device_of, out.program_of_node, out.fsa_of_node, out.node_of, tuple(skipped)
+    )
+
+
+def served_records(repo: DerRepository, page: int = 1000) -> Iterator[DerRecord]:
+    """Every DER of the registry store whose status is served over 2030.5, page by page
+    (what ``openderms serve`` maps when it starts)."""
+    offset = 0
+    while True:
+        rows, total = repo.query(DerQuery(offset=offset, limit=page))
+        yield from (r for r in rows if r.status in SERVED)
+        offset += page
+        if offset >= total or not rows:
+            return
