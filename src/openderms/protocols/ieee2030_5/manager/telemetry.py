@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
@@ -36,7 +37,10 @@ class TelemetryBusyError(OpenDermsError):
 class TelemetryWriter:
     """``append`` (one transaction per call) run by one thread on queued batches.
     ``max_queue``: batches waiting at most; ``max_rows``: rows written per transaction at
-    most; ``on_durable``: called with each batch's rows once committed."""
+    most; ``linger_s``: how long the thread lets posts gather after the first one it finds
+    waiting (fewer, larger transactions, and one wake-up of the thread per transaction
+    rather than per post: the event loop that submits loses the GIL less often);
+    ``on_durable``: called with each batch's rows once committed."""
 
     def __init__(
         self,
@@ -44,10 +48,12 @@ class TelemetryWriter:
         *,
         max_queue: int = 10_000,
         max_rows: int = 5_000,
+        linger_s: float = 0.002,
         on_durable: Callable[[Rows], None] | None = None,
     ) -> None:
         self._append = append
         self._max_rows = max_rows
+        self._linger_s = linger_s
         self._on_durable = on_durable
         self._queue: queue.Queue[tuple[Rows, Future[None]] | object] = queue.Queue(max_queue)
         self._lock = threading.Lock()
@@ -87,6 +93,8 @@ class TelemetryWriter:
         while not stopping:
             batch: list[tuple[Rows, Future[None]]] = []
             item = self._queue.get()
+            if item is not _STOP and self._linger_s > 0:
+                time.sleep(self._linger_s)
             size = 0
             while True:
                 if item is _STOP:
