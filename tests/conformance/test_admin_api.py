@@ -94,6 +94,9 @@ def test_admin_sets_up_a_device_its_program_and_controls(
     program = services.programs.device_program(device_id)
     assert len(services.programs.program_controls(program.id)) == 2
     assert post(client, "create-default-der-control", {"setGradW": 100}).status_code == 200
+    default = services.programs.program_default(program.id)
+    assert default.set_grad_w == 100
+    assert default.mrid.endswith(f"{12345:08X}")  # the server's PEN, as every mRID it makes
     assert post(client, "clear-der-controls", {"all": True}).json()["cancelled"] == 2
     assert post(client, "set-poll-rate", {"resource": "EndDeviceList", "rate_seconds": 60})
     assert services.server.poll_rate_of("EndDeviceList") == 60

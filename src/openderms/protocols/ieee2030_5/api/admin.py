@@ -25,7 +25,6 @@ from starlette.routing import Route
 
 from openderms.errors import OpenDermsError
 from openderms.protocols.ieee2030_5.domain import FINAL_STATUSES, EndDevice, Page
-from openderms.protocols.ieee2030_5.manager.fsa import new_mrid
 from openderms.protocols.ieee2030_5.mapper.derp import csipaus_limits
 from openderms.protocols.ieee2030_5.schema.derp import DefaultDERControl, DERControlBase
 from openderms.protocols.ieee2030_5.security.identity import ClientIdentity
@@ -197,7 +196,7 @@ def create_default_der_control(req: AdminRequest) -> dict[str, Any]:
     # an empty DERControlBase would be left out of the document (skip_empty), which sep.xsd
     # refuses: the default also says the normal state, energised
     default = DefaultDERControl(
-        mrid=new_mrid(0),
+        mrid=req.services.programs.new_mrid(),
         der_control_base=_limits(p, op_mod_energize=True),
         set_grad_w=p.get("setGradW"),
     )

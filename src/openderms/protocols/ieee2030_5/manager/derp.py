@@ -146,6 +146,11 @@ class DerProgramManager:
     def now(self) -> datetime:
         return self._clock()
 
+    def new_mrid(self) -> str:
+        """Internal API: a fresh mRID ending with the server's PEN (for a DefaultDERControl
+        made outside, before ``set_default_control``)."""
+        return new_mrid(self._pen)
+
     # -- internal API ---------------------------------------------------------------------
 
     def ensure_program(self, fsa_id: int, description: str, primacy: int) -> DerProgram:
