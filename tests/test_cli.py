@@ -10,6 +10,10 @@ from typer.testing import CliRunner
 
 from openderms.cli import app
 from openderms.store.network_files import NetworkFileStore
+from tests.web.conftest import Web, twin, web
+from tests.web.test_api_grid import RecordingGrid
+
+__all__ = ["twin", "web"]  # the web tests' fixtures: the REST API of a live run
 
 runner = CliRunner()
 FEEDERS = Path(__file__).resolve().parents[1].parent / "shared" / "feeders"
@@ -104,3 +108,55 @@ def test_errors_reach_the_user_as_one_line_and_exit_2(workspace: Path) -> None:
     assert proc.returncode == 2
     assert "no switch with id 'NOPE' in the model" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _live_json(ws: Path, web: Web) -> None:
+    import os
+
+    ws.mkdir(parents=True, exist_ok=True)
+    body = {"api_url": str(web.client.base_url).rstrip("/"), "token": web.tokens["ops"]}
+    (ws / "live.json").write_text(json.dumps({**body, "pid": os.getpid()}), encoding="utf-8")
+
+
+def test_switch_live_posts_to_the_live_run_and_leaves_the_model(web: Web, workspace: Path) -> None:
+    """With a live run's live.json in the workspace, ``grid switch`` is live by default."""
+    grid = RecordingGrid()
+    web.app.state.live_switching = grid
+    _live_json(workspace, web)
+    before = NetworkFileStore(workspace).path.read_bytes()
+    result = runner.invoke(app, ["grid", "switch", "F1_CB", "open", "--workspace", str(workspace)])
+    assert result.exit_code == 0, result.output
+    assert "F1_CB open: reported on switch_states.sub1" in result.output
+    assert grid.reported == [("F1_CB", False)]
+    assert NetworkFileStore(workspace).path.read_bytes() == before
+    args = ["grid", "switch", "TIE_F1_F2", "close", "--start", "2026-07-15T19:00:00+00:00"]
+    result = runner.invoke(
+        app, [*args, "--end", "2026-07-15T21:00:00", "--workspace", str(workspace)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "published on switching_orders.sub1" in result.output
+    assert [(o["switch_id"], o["closed"], o["end"]) for o in grid.ordered] == [
+        ("TIE_F1_F2", True, "2026-07-15T21:00:00+00:00")
+    ]
+
+
+def test_switch_live_errors_name_the_problem(web: Web, tmp_path: Path) -> None:
+    ws = tmp_path / "none"
+    result = runner.invoke(
+        app, ["grid", "switch", "F1_CB", "open", "--live", "--workspace", str(ws)]
+    )
+    assert result.exit_code != 0
+    assert "no live run" in str(result.exception)
+    web.app.state.live_switching = RecordingGrid()
+    _live_json(ws, web)
+    result = runner.invoke(
+        app, ["grid", "switch", "NOPE", "open", "--live", "--workspace", str(ws)]
+    )
+    assert "404" in str(result.exception)
+    assert "NOPE" in str(result.exception)
+    args = ["grid", "switch", "F1_CB", "open", "--start", "2026-07-15T19:00:00+00:00"]
+    result = runner.invoke(
+        app, [*args, "--end", "2026-07-15T18:00:00+00:00", "--workspace", str(ws)]
+    )
+    assert "422" in str(result.exception)
+    assert "end=" in str(result.exception)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -193,7 +194,7 @@ def powerflow(
 
 
 @grid_app.command("switch")
-def switch_(
+def switch_(  # noqa: PLR0917 (Typer options)
     element_id: Annotated[str, typer.Argument(help="Id of the switch.")],
     action: Annotated[SwitchAction, typer.Argument(help="open or close")],
     live: Annotated[
@@ -205,12 +206,39 @@ def switch_(
             "workspace.",
         ),
     ] = None,
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S"],
+            help="With --live: plan the order from this time (ISO 8601, UTC if no offset).",
+        ),
+    ] = None,
+    end: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S"],
+            help="With --start: the switch returns at this time (default: for good).",
+        ),
+    ] = None,
     workspace: Workspace = DEFAULT_WORKSPACE,
 ) -> None:
-    """Open or close a switch in the current model (or in the live run) and show what changed."""
-    from openderms.services.live.client import live_info, switch_live
+    """Open or close a switch in the current model (or in the live run) and show what changed;
+    with --start (and --end), plan the switching in the live run instead."""
+    from openderms.services.live.client import live_info, order_live, switch_live
 
     closed = action is SwitchAction.close
+    if start is not None or end is not None:
+        if start is None:
+            raise typer.BadParameter("--end needs --start", param_hint="--end")
+        until = _utc(end) if end is not None else None
+        body = order_live(workspace, element_id, closed, _utc(start), until)
+        console.print(
+            f"order {body['order_id']}: {element_id} {'closed' if closed else 'open'} from "
+            f"{body['start']} until {body['end'] or 'for good'}, published on "
+            f"switching_orders.{body['substation_id']}",
+            highlight=False,
+        )
+        return
     if live or (live is None and live_info(workspace) is not None):
         body = switch_live(workspace, element_id, closed)
         state = "closed" if body.get("closed") else "open"
@@ -271,6 +299,11 @@ def twin_build(
     path = NetworkFileStore(workspace).save(twin.network)
     _print_counts(twin.network)
     console.print(f"saved to {path}")
+
+
+def _utc(when: datetime) -> datetime:
+    """A time given without an offset is UTC."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _quiet_highs_banner() -> None:

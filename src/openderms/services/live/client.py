@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +38,37 @@ def live_info(workspace: Path) -> dict[str, Any] | None:
 def switch_live(workspace: Path, switch_id: str, closed: bool) -> dict[str, Any]:
     """POST the switch's new state to the live run's REST API; its answer (the state
     reported), or ``LiveRunError`` with the problem's detail."""
+    return _post(workspace, f"/api/v1/grid/switches/{switch_id}", {"closed": closed})
+
+
+def order_live(
+    workspace: Path, switch_id: str, closed: bool, start: datetime, end: datetime | None
+) -> dict[str, Any]:
+    """POST a planned switching order to the live run's REST API; the order published."""
+    body = {
+        "switch_id": switch_id,
+        "closed": closed,
+        "start": start.isoformat(),
+        "end": end.isoformat() if end is not None else None,
+    }
+    return _post(workspace, "/api/v1/grid/switching-orders", body)
+
+
+def _post(workspace: Path, path: str, body: dict[str, Any]) -> dict[str, Any]:
     info = live_info(workspace)
     if info is None:
         raise LiveRunError(f"no live run in {workspace} (start one with `openderms run --stay`)")
-    url = f"{info['api_url']}/api/v1/grid/switches/{switch_id}"
     headers = {"Authorization": f"Bearer {info['token']}"}
     try:
-        r = httpx.post(url, json={"closed": closed}, headers=headers, timeout=10)
+        r = httpx.post(f"{info['api_url']}{path}", json=body, headers=headers, timeout=10)
     except httpx.HTTPError as exc:
         raise LiveRunError(f"the live run at {info['api_url']} did not answer: {exc}") from exc
-    body: dict[str, Any] = r.json() if r.content else {}
+    answer: dict[str, Any] = r.json() if r.content else {}
     if r.status_code >= 400:
-        raise LiveRunError(f"{r.status_code}: {body.get('detail', r.text)}")
-    return body
+        issues = "; ".join(
+            f"{i.get('field')}={i.get('value')!r}: expected {i.get('expected')}"
+            for i in answer.get("issues", [])
+        )
+        detail = answer.get("detail", r.text)
+        raise LiveRunError(f"{r.status_code}: {detail}" + (f" ({issues})" if issues else ""))
+    return answer

@@ -9,6 +9,7 @@ import contextlib
 import re
 import shlex
 import sys
+import time
 
 from rich.console import Console
 from rich.table import Table
@@ -122,8 +123,16 @@ async def run_live(
             console.print("[bold]live until Ctrl-C[/]")
             await screen.run(asyncio.Event())
             return None
+        cpu0, t0 = time.process_time(), time.perf_counter()
         report = await run_scenario(stack, cli_switch(console, options), screen.tick, timings)
         print_summary(console, stack, report)
+        wall = time.perf_counter() - t0
+        cpu = (time.process_time() - cpu0) / wall
+        console.print(
+            f"live scenario: {wall:.0f} s; this process used {cpu:.0%} of one core "
+            f"({n:,} DER polling every {options.poll_s} s, posting every {options.post_s} s)",
+            highlight=False,
+        )
         return report
     finally:
         with console.status("stopping"):

@@ -5,7 +5,10 @@ under the control it applied, with its own delay, partial delivery or ignoring),
 true AC power flow (power-grid-model) under the switch states of the field, and publishes
 what a SCADA system would: ``measurements.<substation>`` (substation P/Q, feeder-head P,
 the loads) and ``switch_states.<substation>``. A switch state published on the bus (by the
-operator's REST call, as SCADA reports it) operates the switch in the field.
+operator's REST call, as SCADA reports it) operates the switch in the field. A planned
+switching order (``switching_orders.<substation>``) is carried out by the field crew: the
+switch operates at the order's start and returns at its end (``run_orders``), and SCADA
+reports each operation on ``switch_states``.
 
 Powers in kW; DER in generator convention (positive = export), loads in load convention,
 ``substation_p_kw`` positive = import.
@@ -25,9 +28,11 @@ from openderms.bus import Message, MessageBus, Subscription
 from openderms.bus import subjects as sub
 from openderms.control import NetLoadLimits, Violation, detect_violations
 from openderms.control.types import FloatArray
+from openderms.errors import ValidationError
 from openderms.grid.engines.pgm_model import PgmModel
 from openderms.grid.model import Network
 from openderms.grid.powerflow import PowerFlowResult
+from openderms.services.control_loop.orders import SwitchingSchedule, order_from_payload
 from openderms.services.control_loop.sim import switch_payload
 from openderms.sim.fleet.agent import DerAgent
 
@@ -66,7 +71,8 @@ class Plant:
         self._fixed_p = np.array([d.p_kw for d in net.ders], dtype=np.float64)
         self._fixed_q = np.array([d.q_kvar for d in net.ders], dtype=np.float64)
         self.switch_operations: list[tuple[datetime, str, bool]] = []
-        self._sub: Subscription | None = None
+        self.orders = SwitchingSchedule()
+        self._subs: list[Subscription] = []
 
     @property
     def net(self) -> Network:
@@ -123,17 +129,28 @@ class Plant:
 
     # -- SCADA on the bus -----------------------------------------------------------------
     async def start(self) -> None:
-        """Follow switch states on the bus; report the field's states once."""
-        self._sub = await self.bus.subscribe(
-            sub.switch_states(self.substation_id), self._on_switches, durable=None
-        )
+        """Follow switch states and switching orders on the bus; report the field's states."""
+        s = self.substation_id
+        self._subs = [
+            await self.bus.subscribe(sub.switch_states(s), self._on_switches),
+            await self.bus.subscribe(sub.switching_orders(s), self._on_order),
+        ]
         await self.publish_switch_states()
 
     async def stop(self) -> None:
-        if self._sub is not None:
+        for s in self._subs:
             with contextlib.suppress(Exception):
-                await self._sub.stop()
-            self._sub = None
+                await s.stop()
+        self._subs = []
+
+    async def run_orders(self, now: datetime) -> list[str]:
+        """Operate the switches the planned orders say now, and report them as SCADA does;
+        the ids of the switches operated."""
+        changes, _ = self.orders.due(now, 0.0, self.switches)
+        if not changes or not self.operate(changes, now):
+            return []
+        await self.bus.publish(sub.switch_states(self.substation_id), switch_payload(changes))
+        return sorted(changes)
 
     async def publish_switch_states(self) -> None:
         await self.bus.publish(sub.switch_states(self.substation_id), switch_payload(self.switches))
@@ -158,6 +175,13 @@ class Plant:
             "feeder_heads_p_kw": heads,
             "loads": loads,
         }
+
+    async def _on_order(self, msg: Message) -> None:
+        try:
+            order = order_from_payload(msg.json(), self.switches)
+        except ValidationError:
+            return  # the control loop audits a refused order; the field ignores it
+        self.orders.put(order)
 
     async def _on_switches(self, msg: Message) -> None:
         raw = msg.json().get("states", {})

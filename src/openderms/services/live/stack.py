@@ -272,6 +272,8 @@ class LiveStack:
         last_published = 0.0
         clock = asyncio.get_running_loop().time
         while not stop.is_set():
+            with contextlib.suppress(Exception):  # a bad order must not stop the field
+                await self.plant.run_orders(datetime.now(UTC))
             state = self.solve_now()
             if self.first is None:
                 self.first = state

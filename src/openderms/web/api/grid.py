@@ -5,15 +5,19 @@ on the bus (``switch_states.<substation>``), as SCADA does when a switch operate
 and the control loop re-derive the topology from it. Operator token only. An unknown switch
 is a 404 problem naming it; a body without a boolean ``closed`` a 422 naming the field. With
 no live grid attached (``openderms serve`` alone) the endpoints answer 503.
+
+``POST /grid/switching-orders`` with ``{"switch_id", "closed", "start", "end"}`` plans an
+order instead (``switching_orders.<substation>``), answered 202 with the order published.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
+from uuid import uuid4
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, StrictBool
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 from starlette.exceptions import HTTPException
 
 from openderms.errors import PermissionDeniedError, UnknownElementError
@@ -37,12 +41,41 @@ class GridSwitching(Protocol):
         """Publish the switch's new state on the bus."""
         ...
 
+    async def order_switching(
+        self, order_id: str, switch_id: str, closed: bool, start: datetime, end: datetime | None
+    ) -> dict[str, Any]:
+        """Check a planned order (``ValidationError`` naming each bad field) and publish
+        it on ``switching_orders.<substation>``; returns the message published."""
+        ...
+
 
 class SwitchCommand(BaseModel):
     """The state a switch is put in."""
 
     model_config = ConfigDict(extra="forbid")
     closed: StrictBool
+
+
+class SwitchingOrderIn(BaseModel):
+    """A planned switching order: ``switch_id`` open or closed from ``start`` until ``end``
+    (null: for good). The same ``order_id`` again replaces the order; a window already over
+    cancels it. Times ISO 8601 with a UTC offset."""
+
+    model_config = ConfigDict(extra="forbid")
+    order_id: str | None = Field(None, min_length=1, max_length=80)
+    switch_id: str = Field(min_length=1, max_length=80)
+    closed: StrictBool
+    start: AwareDatetime
+    end: AwareDatetime | None = None
+
+
+class SwitchingOrderOut(BaseModel):
+    order_id: str
+    switch_id: str
+    closed: bool
+    start: datetime
+    end: datetime | None
+    substation_id: str
 
 
 class SwitchStateOut(BaseModel):
@@ -98,3 +131,23 @@ async def operate_switch(
         substation_id=grid.substation_id,
         reported_at=datetime.now(UTC),
     )
+
+
+@router.post(
+    "/grid/switching-orders",
+    response_model=SwitchingOrderOut,
+    status_code=202,
+    summary="Plan a switching order in the live grid",
+)
+async def order_switching(
+    body: SwitchingOrderIn, actor: ApiActor, request: Request
+) -> SwitchingOrderOut:
+    """Publish a planned order on ``switching_orders.<substation>`` (operator only): the
+    control loop prepares for it, the switch operates at ``start`` and returns at ``end``."""
+    _operator(actor)
+    grid = live_grid(request)
+    if body.switch_id not in grid.switch_states():
+        raise UnknownElementError("switch", body.switch_id)
+    order_id = body.order_id or f"order-{uuid4().hex[:12]}"
+    sent = await grid.order_switching(order_id, body.switch_id, body.closed, body.start, body.end)
+    return SwitchingOrderOut(substation_id=grid.substation_id, **sent)
