@@ -12,7 +12,9 @@ over HTTP, which gives ``mup_http_per_s``; the rest through the internal API
 made for the run and dropped after), started with ``serving.server.tls_config``/``run``.
 
 The load is ``loadgen_2030_5`` (pre-encoded requests on raw asyncio TLS connections, open loop,
-latency from the scheduled time) in ``--load-procs`` processes. Phase 1 (the N-DER load):
+latency from the scheduled time) in ``--load-procs`` processes. Phase 0 (``cold_first_cycle``,
+unless ``--no-cold``): one postRate cycle at the N-DER load right after the server started, in
+which every usage point is read from the store once. Phase 1 (the N-DER load, warm):
 N/30 telemetry POSTs per second plus control polls (5 % of operations: GET DERControlList +
 GET DefaultDERControl) for ``--duration-s``: ``p50_ms``, ``p99_ms``, ``errors``. Phase 2: the
 rate ramps by 25 % per ``--step-s`` step until errors or less than 95 % of it is delivered:
@@ -57,7 +59,31 @@ def serve(app: str, cert: str, key: str, ca: str, port: int, workers: int) -> No
 
     tls = TlsFiles(cert=Path(cert), key=Path(key), client_ca=Path(ca))
     options = {"workers": workers, "factory": True, "lifespan": "on", "log_level": "warning"}
+    pauses = gc_pauses() if os.environ.get("BENCH_GC_STATS") else None
     run(tls_config(app, tls, port=port, **options))
+    if pauses is not None:  # diagnosis: the collector's pauses in this (1-worker) process
+        for gen, took in sorted(pauses.items()):
+            print(
+                f"gc gen{gen}: {len(took)} pauses, max {max(took, default=0):.1f} ms, "
+                f"total {sum(took):.0f} ms",
+                file=sys.stderr,
+            )
+
+
+def gc_pauses() -> dict[int, list[float]]:
+    import gc
+
+    pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses[info["generation"]].append((time.perf_counter() - started[0]) * 1000)
+
+    gc.callbacks.append(on_gc)
+    return pauses
 
 
 # --- provisioning ---------------------------------------------------------------------------
@@ -387,6 +413,7 @@ def measure(  # noqa: PLR0917
         ders.append(Der(i % k, href, f"{mrid}0001", f"{mrid}0002"))
     set_ders(bench, ders, prov["controls_href"], prov["default_href"])
     load_rate = args.ders / 30 / (1 - POLL_FRACTION)
+    cold = bench.phase(load_rate, args.ders / load_rate) if args.cold else None
     at_load = bench.phase(load_rate, args.duration_s)
     steps, best = bench.ramp(load_rate * 1.25, args)
     top = best or steps[0]
@@ -397,6 +424,9 @@ def measure(  # noqa: PLR0917
         "p99_ms": at_load["p99_ms"],
         "errors": at_load["errors"],
         "at_load": at_load,
+        # the first postRate cycle after the server started: each usage point is read from
+        # the store once (a cache miss in a worker thread), then served from memory
+        "cold_first_cycle": cold,
         "server_cpu_ms_per_req": top["server_cpu_ms_per_req"],
         "load_cpu_ms_per_req": top["load_cpu_ms_per_req"],
         "load_cpu_share": round(top["load_cpu"] / (os.cpu_count() or 1), 2),
@@ -434,6 +464,7 @@ def main() -> None:
     ap.add_argument("--load-procs", type=int, default=1)
     ap.add_argument("--mup-http", type=int, default=500)
     ap.add_argument("--no-peer", dest="peer", action="store_false")
+    ap.add_argument("--no-cold", dest="cold", action="store_false", help="no first cycle")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     out = run(args)

@@ -103,11 +103,11 @@ class MeteringManager:
         self._points.invalidate()
 
     def _load_point(self, mup_id: int) -> _Point | None:
-        mup = self._repo.mup(mup_id)
-        device = self._end_devices.get(mup.end_device_id) if mup is not None else None
-        if mup is None or device is None:
+        found = self._repo.point(mup_id)
+        device = self._end_devices.get(found[0].end_device_id) if found is not None else None
+        if found is None or device is None:
             return None
-        return mup, device, tuple(self._repo.mmrs_of(mup_id))
+        return found[0], device, tuple(found[1])
 
     def mmr(self, client: Client, mup_id: int, mmr_id: int) -> MirrorMeterReadingRecord:
         for mmr in self.mup(client, mup_id)[2]:

@@ -41,10 +41,16 @@ class MeteringRepository:
 
     # -- usage points -------------------------------------------------------------------
 
-    def mup(self, mup_id: int) -> MirrorUsagePointRecord | None:
+    def point(
+        self, mup_id: int
+    ) -> tuple[MirrorUsagePointRecord, list[MirrorMeterReadingRecord]] | None:
+        """A usage point and its MirrorMeterReadings (by id), in one transaction."""
         with self._engine.begin() as conn:
             row = conn.execute(select(_U).where(_U.c.id == mup_id)).first()
-        return _mup(row) if row is not None else None
+            if row is None:
+                return None
+            mmrs = conn.execute(select(_M).where(_M.c.mup_id == mup_id).order_by(_M.c.id)).all()
+        return _mup(row), [_mmr(r) for r in mmrs]
 
     def mup_by_mrid(self, mrid: str) -> MirrorUsagePointRecord | None:
         with self._engine.begin() as conn:
@@ -78,11 +84,6 @@ class MeteringRepository:
             return _mup(conn.execute(select(_U).where(_U.c.id == mup_id)).one())
 
     # -- meter readings -----------------------------------------------------------------
-
-    def mmrs_of(self, mup_id: int) -> list[MirrorMeterReadingRecord]:
-        with self._engine.begin() as conn:
-            rows = conn.execute(select(_M).where(_M.c.mup_id == mup_id).order_by(_M.c.id)).all()
-        return [_mmr(r) for r in rows]
 
     def mmr_by_mrid(self, mrid: str) -> MirrorMeterReadingRecord | None:
         with self._engine.begin() as conn:
