@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import re
 import shlex
+import signal
 import sys
 import time
 
@@ -121,7 +122,13 @@ async def run_live(
         screen = Screen(console, stack)
         if stay:
             console.print("[bold]live until Ctrl-C[/]")
-            await screen.run(asyncio.Event())
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, stop.set)  # `kill`: stop cleanly too
+            try:
+                await screen.run(stop)
+            finally:
+                loop.remove_signal_handler(signal.SIGTERM)
             return None
         cpu0, t0 = time.process_time(), time.perf_counter()
         report = await run_scenario(stack, cli_switch(console, options), screen.tick, timings)
