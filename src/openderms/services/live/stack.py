@@ -120,10 +120,6 @@ class LiveStack:
     latest: PlantState | None = None
     first: PlantState | None = None
 
-    @property
-    def live_dir(self) -> Path:
-        return self.options.workspace / "live"
-
     @classmethod
     @contextlib.asynccontextmanager
     async def start(cls, twin: Twin, options: LiveOptions) -> AsyncIterator[LiveStack]:
