@@ -363,7 +363,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             peer = Bench("peer_2030_5:echo_app", env, pki, args)
             try:
                 set_ders(peer, out.pop("_ders"), "/derp/1/derc", "/derp/1/dderc")
-                steps, best = peer.ramp(args.ders / 30 / (1 - POLL_FRACTION) * 1.25, args)
+                start = max(args.ders / 30 / (1 - POLL_FRACTION) * 1.25, args.ramp_from)
+                steps, best = peer.ramp(start, args)
             finally:
                 peer.close()
             out["peer"] = {"app": "bench/peer_2030_5.py (same stack, no 2030.5 logic)"}
@@ -411,7 +412,7 @@ def measure(  # noqa: PLR0917
     load_rate = args.ders / 30 / (1 - POLL_FRACTION)
     cold = bench.phase(load_rate, args.ders / load_rate) if args.cold else None
     at_load = bench.phase(load_rate, args.duration_s)
-    steps, best = bench.ramp(load_rate * 1.25, args)
+    steps, best = bench.ramp(max(load_rate * 1.25, args.ramp_from), args)
     top = best or steps[0]
     return {
         "req_per_s_max": best["req_per_s"] if best else None,
@@ -455,6 +456,7 @@ def main() -> None:
     ap.add_argument("--duration-s", type=float, default=30)
     ap.add_argument("--step-s", type=float, default=10)
     ap.add_argument("--max-steps", type=int, default=10)
+    ap.add_argument("--ramp-from", type=float, default=0.0, help="first ramp step, ops/s")
     ap.add_argument("--aggregators", type=int, default=0)
     ap.add_argument("--connections", type=int, default=4, help="per aggregator")
     ap.add_argument("--load-procs", type=int, default=1)
