@@ -9,8 +9,11 @@ resource", and a POST of a MirrorUsagePoint whose mRID the server already holds 
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
+from openderms.protocols.ieee2030_5.domain import Client
+from openderms.protocols.ieee2030_5.manager.cache import CacheMiss
 from openderms.protocols.ieee2030_5.schema.dcap import DeviceCapability
 from openderms.protocols.ieee2030_5.schema.derp import DateTimeInterval
 from openderms.protocols.ieee2030_5.schema.metering import (
@@ -199,3 +202,39 @@ def test_agg_a_device_handed_to_another_aggregator_leaves_the_first(running: Run
         assert c.post(href, content=body(readings(3, 4)), headers=SEP).status_code == 404
     with running.client("aggB") as c:
         assert c.post(href, content=body(readings(5, 6)), headers=SEP).status_code == 204
+
+
+def test_a_post_taken_on_the_event_loop_is_only_readings_of_known_meter_readings(
+    running: Running, snapshot: Snapshot
+) -> None:
+    """The telemetry fast path (``post_readings(..., cached_only=True)``, on the event loop)
+    refuses, having changed nothing, whatever needs the database: a usage point not in
+    memory, a new MirrorMeterReading, a changed description; readings of known ones it
+    takes. Over HTTP each of these is then taken the usual way (worker thread)."""
+    provision.end_device(running, "device1")
+    who = Client(identity=running.pki.identities["device1"], kind="device")
+    metering = running.services.metering
+    lfdi = running.pki.identities["device1"].lfdi
+    with running.client("device1") as c:
+        href = c.post("/mup", content=body(usage_point(lfdi)), headers=SEP).headers["location"]
+    mup_id = int(href.rsplit("/", 1)[1])
+    period = DateTimeInterval(duration=60, start=T0)
+    new = MirrorMeterReading(
+        mrid="D" * 28 + "3039", reading_type=WATTS, reading=Reading(value=1, time_period=period)
+    )
+    renamed = MirrorMeterReading(
+        mrid=W_MRID, description="W total", reading=Reading(value=2, time_period=period)
+    )
+    metering.invalidate()
+    before = snapshot()
+    for posted in ([readings(1, 2).items[0]], [new], [renamed]):
+        with pytest.raises(CacheMiss):  # the usage point is not in memory
+            metering.post_readings(who, mup_id, posted, cached_only=True)
+    metering.mup(who, mup_id)  # now in memory
+    for posted in ([new], [renamed]):
+        with pytest.raises(CacheMiss):  # needs a write of the MirrorMeterReading
+            metering.post_readings(who, mup_id, posted, cached_only=True)
+    assert snapshot() == before
+    done = metering.post_readings(who, mup_id, readings(3, 4).items, cached_only=True)
+    done.durable.result(5)
+    assert reading_rows(running) == len(before["sep_reading"]) + 2
