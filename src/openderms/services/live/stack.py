@@ -48,6 +48,7 @@ from openderms.services.control_loop import (
     LoopConfig,
     SystemClock,
 )
+from openderms.services.control_loop.failsafe import DefaultPolicy
 from openderms.services.control_loop.ieee2030_5 import Ieee2030_5Delivery
 from openderms.services.control_loop.ieee2030_5_responses import Ieee2030_5Responses
 from openderms.services.der_2030_5 import Ieee2030_5Mapping, managed_identity, map_ders
@@ -338,5 +339,8 @@ def _control_loop(  # noqa: PLR0917 (the parts of the stack it wires)
         control_duration_s=900.0,
         comply_within_s=max(3.0 * options.post_s, 30.0),
         silence_factor=6.0,  # a busy single process may post late: silent after 6 periods
+        # The fleet's DefaultDERControls are the server's standing default (energised, no
+        # limit), applied by CSIP devices whenever no event is active: no fallback cap.
+        default_policy=DefaultPolicy.NO_CAP,
     )
     return ControlLoop(state, delivery, responses, config, AuditLog(sink=events.append))
