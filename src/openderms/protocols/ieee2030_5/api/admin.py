@@ -37,6 +37,9 @@ DEFAULT_FSA = "default"
 ACTIVE_LEAD_S = 60  # an "active" control started this long ago
 DEFAULT_DURATION_S = 3600
 SCHEDULED_OFFSET_S = 300
+#: a scheduled control without a duration: short enough that a procedure can wait for its
+#: end (S-ALL-41: "The first DER Control can start any time and be of any duration")
+SCHEDULED_DURATION_S = 300
 
 
 class AdminError(Exception):
@@ -172,8 +175,10 @@ def create_der_control(req: AdminRequest) -> dict[str, Any]:
     )
     now = req.services.programs.now()
     program_id = req.program_id()
-    duration = int(p.get("duration_seconds") or DEFAULT_DURATION_S)
-    if str(p.get("status", "active")) == "scheduled":
+    scheduled = str(p.get("status", "active")) == "scheduled"
+    default_s = SCHEDULED_DURATION_S if scheduled else DEFAULT_DURATION_S
+    duration = int(p.get("duration_seconds") or default_s)
+    if scheduled:
         offset = int(p.get("start_offset_seconds") or SCHEDULED_OFFSET_S)
         ends = [c.end() for c in req.services.programs.program_controls(program_id)]
         start = max([now + timedelta(seconds=offset), *ends])
