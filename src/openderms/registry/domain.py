@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from openderms.errors import ValidationError, ValidationIssue
 
@@ -65,6 +65,19 @@ ACTION_TARGET: dict[Action, Status] = {
     "resume": "active",
     "decommission": "decommissioned",
 }
+
+
+#: an LFDI: the first 160 bits of the SHA-256 of a certificate, as 40 hex digits
+LFDI_HEX_DIGITS = 40
+LFDI_EXPECTED = f"{LFDI_HEX_DIGITS} hex digits (0-9, A-F)"
+
+
+def parse_lfdi(value: object) -> str:
+    """``value`` as an LFDI in upper case (``ValueError`` naming what was expected)."""
+    text = value.strip() if isinstance(value, str) else ""
+    if len(text) != LFDI_HEX_DIGITS or any(c not in "0123456789abcdefABCDEF" for c in text):
+        raise ValueError(LFDI_EXPECTED)
+    return text.upper()
 
 
 class _Strict(BaseModel):
@@ -124,6 +137,18 @@ class Registration(_Strict):
     comm_path: CommPath = "ieee2030_5_direct"
     aggregator_id: str | None = Field(None, max_length=80)
     programs: tuple[Program, ...] = ("constraint_management",)
+    device_lfdi: str | None = Field(
+        None,
+        description="LFDI of the inverter's 2030.5 device certificate, 40 hex digits "
+        "(upper case once stored); a direct DER is served over 2030.5 only once it has one",
+    )
+
+    @field_validator("device_lfdi", mode="before")
+    @classmethod
+    def _lfdi(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        return parse_lfdi(value)
 
     @model_validator(mode="after")
     def _aggregator_when_needed(self) -> Registration:

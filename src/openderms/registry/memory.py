@@ -46,8 +46,14 @@ class InMemoryDerRepository:
     def add_many(self, records: Sequence[DerRecord]) -> None:
         with self._lock:
             apps = {r.registration.application_id for r in self._records.values()}
+            lfdis = {r.registration.device_lfdi for r in self._records.values()} - {None}
             ids: set[str] = set()
             for r in records:
+                lfdi = r.registration.device_lfdi
+                if lfdi is not None and lfdi in lfdis:
+                    raise ConflictError(f"device_lfdi {lfdi} is already registered")
+                if lfdi is not None:
+                    lfdis.add(lfdi)
                 if r.id in self._records or r.id in ids:
                     raise ConflictError(f"DER id {r.id!r} already exists")
                 if r.registration.application_id in apps:
@@ -70,11 +76,20 @@ class InMemoryDerRepository:
                 raise ConflictError(
                     f"DER {record.id!r} is at version {found}, not {expected_version}"
                 )
+            lfdi = record.registration.device_lfdi
+            other = self.der_id_by_lfdi(lfdi) if lfdi is not None else None
+            if other is not None and other != record.id:
+                raise ConflictError(f"device_lfdi {lfdi} is already registered to DER {other!r}")
             self._records[record.id] = record
 
     def query(self, q: DerQuery) -> tuple[list[DerRecord], int]:
         hits = sorted((r for r in self._records.values() if matches(r, q)), key=lambda r: r.id)
         return hits[q.offset : q.offset + q.limit], len(hits)
+
+    def der_id_by_lfdi(self, lfdi: str) -> str | None:
+        return next(
+            (r.id for r in self._records.values() if r.registration.device_lfdi == lfdi), None
+        )
 
     def granted_export_kw_by_bus(self) -> Mapping[str, float]:
         out: dict[str, float] = {}

@@ -50,6 +50,10 @@ class DerRepository(Protocol):
         """One page of records (ordered by id) and the total count matching ``q``."""
         ...
 
+    def der_id_by_lfdi(self, lfdi: str) -> str | None:
+        """The DER whose registration carries ``lfdi`` (upper case), if any."""
+        ...
+
     def granted_export_kw_by_bus(self) -> Mapping[str, float]:
         """Export already granted per bus: approved (with or without limit), provisioned,
         active or suspended DER (suspended capacity is still reserved)."""

@@ -35,6 +35,7 @@ from openderms.grid.hosting import HostingEngine
 from openderms.grid.model import Network
 from openderms.grid.powerflow import InjectionSeries
 from openderms.grid.topology import derive_topology
+from openderms.registry.aggregators import AggregatorRepository, lfdi_issues
 from openderms.registry.domain import (
     ACTION_TARGET,
     Action,
@@ -83,8 +84,10 @@ class RegistryService:
         *,
         injections: InjectionSeries | None = None,
         rules: ScreeningRules | None = None,
+        aggregators: AggregatorRepository | None = None,
     ) -> None:
         self.network = network
+        self._aggregators = aggregators  # None: no aggregator LFDIs to keep unique against
         self.rules = rules or ScreeningRules()
         self._repo, self._events, self._clock = repo, events, clock
         self._lock = threading.RLock()
@@ -148,6 +151,10 @@ class RegistryService:
             raise ValidationError(issues)
         total, step = len(data), max(1, len(data) // 100)
         with self._lock:
+            claims = [("registration", label(n), r.device_lfdi) for n, r in enumerate(data, 1)]
+            issues = lfdi_issues(claims, self._repo, self._aggregators)
+            if issues:
+                raise ValidationError(issues)
             self.hosting.prepare(buses)
             now = self._clock.now()
             records: list[DerRecord] = []
@@ -304,7 +311,9 @@ class RegistryService:
                     f"DER {der_id!r} is at version {rec.version}, not {expected_version}"
                 )
             bus, issues = self._index.locate(data.location, der_id)
-            if bus is None:
+            claim = [("registration", der_id, data.device_lfdi)]
+            issues += lfdi_issues(claim, self._repo, self._aggregators)
+            if bus is None or issues:
                 raise ValidationError(issues)
             now = self._clock.now()
             released: list[Grant] = []

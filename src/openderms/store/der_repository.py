@@ -97,10 +97,18 @@ class SqlDerRepository:
                     conn.execute(insert(DerAuditRow), new)
         except IntegrityError as exc:
             app = record.registration.application_id
+            lfdi = record.registration.device_lfdi
             with self._engine.begin() as conn:
                 other = conn.scalar(
                     select(DerRow.id).where(DerRow.application_id == app, DerRow.id != record.id)
                 )
+                holder = conn.scalar(
+                    select(DerRow.id).where(DerRow.device_lfdi == lfdi, DerRow.id != record.id)
+                )
+            if other is None and holder is not None:
+                raise ConflictError(
+                    f"device_lfdi {lfdi} is already registered to DER {holder!r}"
+                ) from exc
             if other is None:
                 raise
             raise ConflictError(
@@ -143,6 +151,11 @@ class SqlDerRepository:
         with self._engine.begin() as conn:
             return {str(bus): float(kw) for bus, kw in conn.execute(stmt)}
 
+    def der_id_by_lfdi(self, lfdi: str) -> str | None:
+        """The DER whose registration carries ``lfdi`` (upper case), if any."""
+        with self._engine.begin() as conn:
+            return conn.scalar(select(DerRow.id).where(DerRow.device_lfdi == lfdi))
+
     def count(self) -> int:
         """How many DER are stored."""
         with self._engine.begin() as conn:
@@ -155,8 +168,17 @@ class SqlDerRepository:
         (None: no such record, the batch failed for another reason)."""
         ids: set[str] = set()
         apps: set[str] = set()
+        lfdis: set[str] = set()
         with self._engine.begin() as conn:
             for chunk in chunks(records):
+                chunk_lfdis = [r.registration.device_lfdi for r in chunk]
+                lfdis.update(
+                    conn.scalars(
+                        select(DerRow.device_lfdi).where(
+                            DerRow.device_lfdi.in_([x for x in chunk_lfdis if x is not None])
+                        )
+                    )
+                )
                 ids.update(
                     conn.scalars(select(DerRow.id).where(DerRow.id.in_([r.id for r in chunk])))
                 )
@@ -171,6 +193,8 @@ class SqlDerRepository:
                 return ConflictError(f"DER id {r.id!r} already exists")
             if r.registration.application_id in apps:
                 return _app_conflict(r)
+            if r.registration.device_lfdi in lfdis:
+                return _lfdi_conflict(r)
         return None
 
 
@@ -179,10 +203,20 @@ def _app_conflict(r: DerRecord) -> ConflictError:
     return ConflictError(f"application_id {app!r} is already registered")
 
 
+def _lfdi_conflict(r: DerRecord) -> ConflictError:
+    return ConflictError(f"device_lfdi {r.registration.device_lfdi} is already registered")
+
+
 def _refuse_duplicates_within(records: Sequence[DerRecord]) -> None:
     ids: set[str] = set()
     apps: set[str] = set()
+    lfdis: set[str] = set()
     for r in records:
+        lfdi = r.registration.device_lfdi
+        if lfdi is not None and lfdi in lfdis:
+            raise _lfdi_conflict(r)
+        if lfdi is not None:
+            lfdis.add(lfdi)
         if r.id in ids:
             raise ConflictError(f"DER id {r.id!r} already exists")
         if r.registration.application_id in apps:

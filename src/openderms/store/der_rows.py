@@ -88,6 +88,7 @@ def der_row(r: DerRecord) -> dict[str, Any]:
         "aggregator_id": r.registration.aggregator_id,
         "application_id": r.registration.application_id,
         "status": r.status,
+        "device_lfdi": r.registration.device_lfdi,
         "bus_id": s.bus_id if s is not None else None,
         "feeder_id": s.feeder_id if s is not None else None,
         "topology_node_id": node,

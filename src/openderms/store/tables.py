@@ -42,6 +42,7 @@ ROLE_VALUES: tuple[str, ...] = get_args(Role)
 
 ID_LEN = 80  # ids of DER, buses, feeders, topology nodes, installers, aggregators
 APPLICATION_ID_LEN = 60  # the interconnection application id (domain limit)
+LFDI_LEN = 40  # a certificate's LFDI in hex digits
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -116,6 +117,12 @@ class DerRow(Base):
         String(APPLICATION_ID_LEN), unique=True, comment="interconnection application, unique"
     )
     status: Mapped[str] = mapped_column(String(24), index=True, comment="lifecycle status")
+    device_lfdi: Mapped[str | None] = mapped_column(
+        String(LFDI_LEN),
+        unique=True,
+        comment="registration.device_lfdi: its 2030.5 certificate's LFDI, 40 upper-case hex "
+        "digits, unique; null: none given",
+    )
     bus_id: Mapped[str | None] = mapped_column(
         String(ID_LEN), index=True, comment="bus the screening mapped it to; null: not screened"
     )
@@ -178,6 +185,22 @@ class ApiTokenRow(Base):
     )
     created_at: Mapped[datetime] = mapped_column(comment="UTC")
     revoked: Mapped[bool] = mapped_column(Boolean, default=False, comment="true: refused")
+
+
+class AggregatorRow(Base):
+    """An aggregator and the LFDI of its 2030.5 client certificate
+    (``openderms.registry.aggregators.Aggregator``)."""
+
+    __tablename__ = "aggregator"
+
+    id: Mapped[str] = mapped_column(id_type(), primary_key=True, comment="aggregator id")
+    name: Mapped[str] = mapped_column(String(120), default="", comment="display name")
+    lfdi: Mapped[str] = mapped_column(
+        String(LFDI_LEN),
+        unique=True,
+        comment="its certificate's LFDI, 40 upper-case hex digits, unique",
+    )
+    created_at: Mapped[datetime] = mapped_column(comment="UTC")
 
 
 # the 2030.5 server's tables live in their own module, in this metadata
