@@ -13,11 +13,13 @@ import pytest
 from fastapi import FastAPI
 
 from openderms.config import Settings
+from openderms.registry.aggregators import AggregatorRepository, InMemoryAggregatorRepository
 from openderms.registry.memory import InMemoryDerRepository, RecordingPublisher, SystemClock
 from openderms.registry.ports import Actor, DerRepository
 from openderms.registry.service import RegistryService
 from openderms.sim.twin import Twin, build_twin
 from openderms.store import Store
+from openderms.store.aggregator_repository import SqlAggregatorRepository
 from openderms.web.app import create_app
 from openderms.web.auth import InMemoryTokenRepository, TokenRepository
 from tests.web.server import serve_in_thread
@@ -54,10 +56,19 @@ class Web:
 
 
 def make_web(
-    twin: Twin, repo: DerRepository, tokens: TokenRepository, workspace: Path
+    twin: Twin,
+    repo: DerRepository,
+    tokens: TokenRepository,
+    workspace: Path,
+    aggregators: AggregatorRepository | None = None,
 ) -> Iterator[Web]:
     service = RegistryService(
-        twin.network, repo, RecordingPublisher(), SystemClock(), injections=twin.injections
+        twin.network,
+        repo,
+        RecordingPublisher(),
+        SystemClock(),
+        injections=twin.injections,
+        aggregators=aggregators if aggregators is not None else InMemoryAggregatorRepository(),
     )
     issued = {name: tokens.create(actor) for name, actor in ACTORS.items()}
     app = create_app(Settings(workspace=workspace), service=service, tokens=tokens)
@@ -78,7 +89,8 @@ def any_web(request: pytest.FixtureRequest, twin: Twin, tmp_path: Path) -> Itera
         yield from make_web(twin, InMemoryDerRepository(), InMemoryTokenRepository(), tmp_path)
         return
     store: Store = request.getfixturevalue(STORE_FIXTURES[request.param])
-    yield from make_web(twin, store.ders, store.tokens, tmp_path)
+    aggs = SqlAggregatorRepository(store.engine)
+    yield from make_web(twin, store.ders, store.tokens, tmp_path, aggs)
 
 
 @pytest.fixture(scope="session")

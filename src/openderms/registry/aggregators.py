@@ -52,6 +52,22 @@ class Aggregator(AggregatorIn):
     created_at: datetime
 
 
+def lfdi_of_pem(pem: bytes, object_id: str, field: str = "certificate_pem") -> str:
+    """The LFDI (upper case) of the PEM certificate ``pem`` (``ValidationError`` naming
+    ``field`` when it is not one)."""
+    from cryptography import x509
+
+    from openderms.protocols.ieee2030_5.security.identity import lfdi_from_cert
+
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        shown = pem[:40].decode("utf-8", "replace")
+        issue = ValidationIssue("aggregator", object_id, field, shown, "a PEM X.509 certificate")
+        raise ValidationError([issue]) from None
+    return lfdi_from_cert(cert).upper()
+
+
 def parse_aggregator(data: object) -> AggregatorIn:
     """Validate raw input (``ValidationError`` naming every bad field and its value)."""
     try:

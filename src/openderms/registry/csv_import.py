@@ -5,10 +5,11 @@ One row per DER under a header naming these columns (any order; ``COLUMNS``)::
     der_type, p_export_kw, s_kva, p_import_kw, e_kwh, pf_min, inverter_make, inverter_model,
     inverter_firmware, certifications, service_point_id, service_transformer_id, bus_id,
     latitude_deg, longitude_deg, owner_name, owner_email, application_id, comm_path,
-    aggregator_id, programs
+    aggregator_id, programs, device_lfdi
 
 ``certifications`` and ``programs`` hold ";"-separated values. An empty cell means the
-field's default (or none). Powers as in ``Registration``: ``p_export_kw`` the AC export
+field's default (or none); ``device_lfdi`` (optional) is the LFDI of the inverter's 2030.5
+certificate, 40 hex digits. Powers as in ``Registration``: ``p_export_kw`` the AC export
 rating (generator convention, positive = export), ``p_import_kw`` the largest import as a
 positive number.
 
@@ -52,6 +53,7 @@ COLUMNS: tuple[str, ...] = (
     "comm_path",
     "aggregator_id",
     "programs",
+    "device_lfdi",
 )
 #: columns every file must have (the location needs one of its three id columns)
 REQUIRED: frozenset[str] = frozenset(

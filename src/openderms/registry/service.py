@@ -35,7 +35,7 @@ from openderms.grid.hosting import HostingEngine
 from openderms.grid.model import Network
 from openderms.grid.powerflow import InjectionSeries
 from openderms.grid.topology import derive_topology
-from openderms.registry.aggregators import AggregatorRepository, lfdi_issues
+from openderms.registry.aggregators import AggregatorRegistry, AggregatorRepository, lfdi_issues
 from openderms.registry.domain import (
     ACTION_TARGET,
     Action,
@@ -88,6 +88,10 @@ class RegistryService:
     ) -> None:
         self.network = network
         self._aggregators = aggregators  # None: no aggregator LFDIs to keep unique against
+        #: registering aggregators (None without an aggregator repository)
+        self.aggregators = (
+            None if aggregators is None else AggregatorRegistry(aggregators, repo, clock)
+        )
         self.rules = rules or ScreeningRules()
         self._repo, self._events, self._clock = repo, events, clock
         self._lock = threading.RLock()

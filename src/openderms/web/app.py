@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 
 from openderms import __version__
 from openderms.config import Settings
+from openderms.web.api import aggregators as api_aggregators
 from openderms.web.api import ders as api_ders
 from openderms.web.api import grid as api_grid
 from openderms.web.api import hosting as api_hosting
@@ -87,6 +88,7 @@ def create_app(
     app.include_router(api_ders.router, prefix=API_V1)
     app.include_router(api_hosting.router, prefix=API_V1)
     app.include_router(api_grid.router, prefix=API_V1)
+    app.include_router(api_aggregators.router, prefix=API_V1)
     app.include_router(portal_auth.router)
     app.include_router(portal_ders.router)
 

@@ -19,6 +19,7 @@ from openderms.registry.memory import SystemClock
 from openderms.registry.ports import EventPublisher
 from openderms.registry.service import RegistryService
 from openderms.store import SqlTokenRepository, Store, open_store
+from openderms.store.aggregator_repository import SqlAggregatorRepository
 from openderms.store.network_files import NetworkFileStore
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,12 @@ def open_runtime(settings: Settings, events: EventPublisher | None = None) -> It
     store = open_store(settings.resolved_database_url())
     try:
         service = RegistryService(
-            network, store.ders, events or LoggingPublisher(), SystemClock(), injections=injections
+            network,
+            store.ders,
+            events or LoggingPublisher(),
+            SystemClock(),
+            injections=injections,
+            aggregators=SqlAggregatorRepository(store.engine),
         )
         yield Runtime(store=store, network=network, service=service)
     finally:

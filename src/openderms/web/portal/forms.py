@@ -139,6 +139,11 @@ GROUPS: tuple[FieldGroup, ...] = (
             ),
             FormField("aggregator_id", "Aggregator id", hint="needed when via an aggregator"),
             FormField(
+                "device_lfdi",
+                "Inverter certificate LFDI",
+                hint="40 hex digits; a direct 2030.5 DER is served once it has one",
+            ),
+            FormField(
                 "programs",
                 "Programs",
                 "checkboxes",
