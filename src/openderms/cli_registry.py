@@ -1,5 +1,5 @@
-"""``openderms der ...``, ``openderms token ...`` and ``openderms serve``: the registry's
-command line (mounted on the main app by ``mount``).
+"""``openderms der ...``, ``openderms token ...``, ``openderms aggregator ...`` and ``openderms
+serve``: the registry's command line (mounted on the main app by ``mount``).
 
 Settings come from the options, then ``OPENDERMS_*`` variables, then defaults (SQLite in the
 workspace, the ``camden`` twin). Errors are shown by ``openderms.cli.main``: a CSV with bad rows
@@ -23,6 +23,9 @@ from openderms.registry.ports import Actor, DerQuery
 
 der_app = typer.Typer(no_args_is_help=True, help="DER registry: bulk import, list.")
 token_app = typer.Typer(no_args_is_help=True, help="API and portal access tokens.")
+aggregator_app = typer.Typer(
+    no_args_is_help=True, help="Aggregators and their 2030.5 certificate's LFDI."
+)
 
 console = Console()
 
@@ -48,6 +51,7 @@ def mount(app: typer.Typer) -> None:
     """Add the registry's commands to the main ``openderms`` app."""
     app.add_typer(der_app, name="der")
     app.add_typer(token_app, name="token")
+    app.add_typer(aggregator_app, name="aggregator")
     app.command()(serve)
 
 
@@ -156,17 +160,94 @@ def token_create(
     typer.echo(token)
 
 
-def serve(
+@aggregator_app.command("add")
+def aggregator_add(  # noqa: PLR0917 (Typer options)
+    aggregator_id: Annotated[str, typer.Argument(help="The aggregator id DER name.")],
+    cert: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="Its 2030.5 client certificate (PEM)."),
+    ] = None,
+    lfdi: Annotated[str | None, typer.Option(help="Or its certificate's LFDI (40 hex).")] = None,
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Register an aggregator with the LFDI of its certificate (--cert or --lfdi)."""
+    from openderms.registry.aggregators import AggregatorRegistry, lfdi_of_pem, parse_aggregator
+    from openderms.registry.memory import SystemClock
+    from openderms.store import open_store
+    from openderms.store.aggregator_repository import SqlAggregatorRepository
+
+    if (cert is None) == (lfdi is None):
+        raise typer.BadParameter("give --cert FILE.pem or --lfdi HEX (one of them)")
+    given = lfdi if cert is None else lfdi_of_pem(cert.read_bytes(), aggregator_id, "--cert")
+    data = parse_aggregator({"id": aggregator_id, "name": name, "lfdi": given})
+    settings = _settings(workspace, database_url)
+    with open_store(settings.resolved_database_url()) as store:
+        registry = AggregatorRegistry(
+            SqlAggregatorRepository(store.engine), store.ders, SystemClock()
+        )
+        agg = registry.add(data, Actor(id="cli", role="operator"))
+    console.print(f"aggregator {agg.id} registered, LFDI {agg.lfdi}")
+
+
+@aggregator_app.command("list")
+def aggregator_list(workspace: WorkspaceOpt = None, database_url: DatabaseOpt = None) -> None:
+    """List the registered aggregators and their LFDIs."""
+    from openderms.store import open_store
+    from openderms.store.aggregator_repository import SqlAggregatorRepository
+
+    settings = _settings(workspace, database_url)
+    with open_store(settings.resolved_database_url()) as store:
+        aggs = SqlAggregatorRepository(store.engine).all()
+    table = Table(title=f"aggregators ({len(aggs)})")
+    for col in ("id", "name", "LFDI"):
+        table.add_column(col)
+    for a in aggs:
+        table.add_row(a.id, a.name, a.lfdi)
+    console.print(table)
+
+
+def serve(  # noqa: PLR0917 (Typer options)
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
+    sep_port: Annotated[
+        int | None,
+        typer.Option(help="Also serve IEEE 2030.5 (CSIP TLS) on this port, same store."),
+    ] = None,
+    sep_host: Annotated[str, typer.Option(help="Address of the 2030.5 server.")] = "127.0.0.1",
+    sep_cert: Annotated[Path | None, typer.Option(help="2030.5 server certificate (PEM).")] = None,
+    sep_key: Annotated[Path | None, typer.Option(help="Its private key (PEM).")] = None,
+    sep_ca: Annotated[
+        Path | None,
+        typer.Option(help="CA of client certificates (default: a workspace CA, made once)."),
+    ] = None,
 ) -> None:
-    """Run the REST API (docs at /docs) and the portal with uvicorn."""
+    """Run the REST API (docs at /docs) and the portal with uvicorn; with --sep-port also
+    the 2030.5 server, which maps registered DER with a certificate identity to EndDevices."""
     import uvicorn
 
     from openderms.web.app import create_app
 
     settings = _settings(workspace, database_url)
-    console.print(f"openderms on http://{host}:{port}/ (API docs at /docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False)
+    if sep_port is None:
+        console.print(f"openderms on http://{host}:{port}/ (API docs at /docs)")
+        uvicorn.run(create_app(settings), host=host, port=port, access_log=False)
+        return
+    import asyncio
+
+    from openderms.services.der_2030_5_serve import SepOptions, serve_forever
+
+    if len({sep_cert is None, sep_key is None, sep_ca is None}) != 1:
+        raise typer.BadParameter("give --sep-cert, --sep-key and --sep-ca together, or none")
+    sep = SepOptions(port=sep_port, host=sep_host, cert=sep_cert, key=sep_key, ca=sep_ca)
+    console.print(
+        f"openderms on http://{host}:{port}/ (API docs at /docs), "
+        f"IEEE 2030.5 on https://{sep_host}:{sep_port}/"
+    )
+    try:
+        asyncio.run(serve_forever(settings, host, port, sep))
+    except KeyboardInterrupt:
+        console.print("stopped")

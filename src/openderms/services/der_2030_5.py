@@ -17,7 +17,7 @@ idempotent (a second call changes nothing).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from openderms.protocols.ieee2030_5.security.identity import ClientIdentity, sfdi_from_lfdi
@@ -107,3 +107,117 @@ def served_records(repo: DerRepository, page: int = 1000) -> Iterator[DerRecord]
         offset += page
         if offset >= total or not rows:
             return
+
+
+# -- keeping the 2030.5 side in step with the registry (``openderms serve --sep-port``) -----
+
+#: registry statuses whose DER are connected: mapped, with access; a suspended or
+#: decommissioned DER loses its programs (and a device certificate its access)
+CONNECTED = frozenset({"provisioned", "active"})
+
+
+def identity_of(
+    rec: DerRecord, aggregators: Mapping[str, ClientIdentity]
+) -> tuple[ClientIdentity, ClientIdentity | None] | None:
+    """(the DER's identity, its aggregator's) as the registry knows them, None when it has
+    none: a direct DER needs its ``device_lfdi``; a DER behind an aggregator needs that
+    aggregator registered (the DER then has its ``device_lfdi``, else ``managed_identity``)."""
+    reg = rec.registration
+    own = ClientIdentity.from_lfdi(reg.device_lfdi) if reg.device_lfdi else None
+    if reg.comm_path == "ieee2030_5_direct":
+        return None if own is None else (own, None)
+    if reg.comm_path == "aggregator" and reg.aggregator_id in aggregators:
+        return own or managed_identity(rec.id), aggregators[reg.aggregator_id or ""]
+    return None
+
+
+def _every_record(repo: DerRepository, page: int = 1000) -> Iterator[DerRecord]:
+    offset = 0
+    while True:
+        rows, total = repo.query(DerQuery(offset=offset, limit=page))
+        yield from rows
+        offset += page
+        if offset >= total or not rows:
+            return
+
+
+class RegistrySync:
+    """Maps registry DER to EndDevices and back, through the server's internal API: ``start``
+    maps every connected DER with an identity (and cuts off the others), ``der_changed``
+    follows one DER after a ``der.provisioned`` or ``der.status_changed`` event."""
+
+    def __init__(
+        self,
+        services: Ieee2030_5Services,
+        ders: DerRepository,
+        aggregators: Callable[[], Mapping[str, ClientIdentity]],
+    ) -> None:
+        self._services, self._ders, self._aggregators = services, ders, aggregators
+        #: DER id -> the identity last mapped for it (an update may change it)
+        self._mapped: dict[str, ClientIdentity] = {}
+
+    def start(self) -> Ieee2030_5Mapping:
+        """Map what the store holds (see the class docstring); returns what was mapped."""
+        aggs = self._aggregators()
+        for name, agg in aggs.items():
+            self._services.end_devices.put_client(agg, "aggregator", name)
+        connected, own, direct = [], {}, set()
+        for rec in _every_record(self._ders):
+            ids = identity_of(rec, aggs)
+            if ids is None or rec.status not in SERVED | {"decommissioned"}:
+                continue
+            if rec.status in CONNECTED:
+                connected.append(rec)
+                own[rec.id] = ids[0]
+                if ids[1] is None:
+                    direct.add(rec.id)
+            else:
+                self._cut_off(rec, ids[0])
+        mapping = map_ders(self._services, connected, own, aggs)
+        for der_id in mapping.end_device_of:
+            self._grant(der_id, own[der_id], direct=der_id in direct)
+        return mapping
+
+    def der_changed(self, der_id: str) -> str:
+        """Bring ``der_id``'s EndDevice in step with its record: "mapped", "unmapped" or
+        "skipped" (no identity, nothing mapped before)."""
+        rec = self._ders.get(der_id)
+        aggs = self._aggregators()
+        ids = None if rec is None else identity_of(rec, aggs)
+        before = self._mapped.get(der_id)
+        if before is not None and (ids is None or ids[0] != before):
+            self._cut_off_identity(der_id, before, rec)
+        if rec is None or ids is None:
+            return "unmapped" if before is not None else "skipped"
+        if rec.status not in CONNECTED:
+            self._cut_off(rec, ids[0])
+            return "unmapped"
+        agg_name = rec.registration.aggregator_id
+        used = {agg_name: aggs[agg_name]} if ids[1] is not None and agg_name else {}
+        map_ders(self._services, [rec], {rec.id: ids[0]}, used)
+        self._grant(rec.id, ids[0], direct=ids[1] is None)
+        return "mapped"
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _grant(self, der_id: str, identity: ClientIdentity, *, direct: bool) -> None:
+        edevs = self._services.end_devices
+        if direct and not edevs.access_granted(identity):
+            edevs.set_access(identity, True)
+        self._mapped[der_id] = identity
+
+    def _cut_off(self, rec: DerRecord, identity: ClientIdentity) -> None:
+        """The DER keeps its EndDevice (its history) but loses its topology node's programs;
+        a device certificate loses its access, an aggregator the device."""
+        self._cut_off_identity(rec.id, identity, rec)
+
+    def _cut_off_identity(
+        self, der_id: str, identity: ClientIdentity, rec: DerRecord | None
+    ) -> None:
+        s = self._services
+        edev = s.end_devices.ensure(identity, None, der_id=der_id)
+        node = rec.provisioning.topology_node_id if rec and rec.provisioning else None
+        if node is not None:
+            s.fsas.unassign(edev.id, s.fsas.ensure(node).id)
+        s.end_devices.set_access(identity, False)
+        self._mapped.pop(der_id, None)

@@ -1,0 +1,176 @@
+"""``openderms serve --sep-port``: the REST API and the 2030.5 server in one process on one
+store. A DER registered over REST with its certificate's LFDI is provisioned, and that
+certificate then finds its EndDevice, its topology node's FSA and DERProgram over real CSIP
+TLS; an aggregator's certificate sees exactly its DER; decommissioning cuts access off (IEEE
+2030.5 clause 6.11.7: a server refuses a client it no longer authorises, 403)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from openderms.config import Settings
+from openderms.protocols.ieee2030_5.schema.derp import DERProgramList
+from openderms.protocols.ieee2030_5.schema.edev import EndDeviceList
+from openderms.protocols.ieee2030_5.schema.fsa import FunctionSetAssignmentsList
+from openderms.protocols.ieee2030_5.security.ca import CertificateAuthority, PemPaths
+from openderms.protocols.ieee2030_5.security.identity import ClientIdentity
+from openderms.protocols.ieee2030_5.security.tls import client_context
+from openderms.registry.ports import Actor
+from openderms.services.der_2030_5 import managed_identity
+from openderms.services.der_2030_5_serve import SepOptions, Serving, open_serving
+
+CLIENTS = ("inverter1", "aggA", "aggB")
+WAIT_S = 30.0  # the most a bus event may take to reach the 2030.5 side (not a timing assert)
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca: Path
+    server: PemPaths
+    clients: dict[str, PemPaths]
+    identities: dict[str, ClientIdentity]
+    pem: dict[str, str]
+
+
+def make_pki(folder: Path) -> Pki:
+    ca = CertificateAuthority.create("serve test CA")
+    ca_path = folder / "ca.crt"
+    ca_path.write_bytes(ca.root.cert_pem)
+    server = ca.issue_server(["127.0.0.1", "localhost"]).write(folder, "server")
+    clients, identities, pem = {}, {}, {}
+    for name in CLIENTS:
+        issued = ca.issue_client(name)
+        clients[name] = issued.write(folder, name)
+        identities[name] = issued.identity
+        pem[name] = issued.cert_pem.decode()
+    return Pki(ca_path, server, clients, identities, pem)
+
+
+def sep_client(s: Serving, pki: Pki, name: str) -> httpx.AsyncClient:
+    paths = pki.clients[name]
+    ctx = client_context(paths.cert, paths.key, pki.ca)
+    return httpx.AsyncClient(base_url=s.sep_url, verify=ctx, timeout=10)
+
+
+async def until(check: Callable[[], Awaitable[bool]]) -> None:
+    """Wait for the bus event to be followed (fails after ``WAIT_S``)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_S
+    while not await check():
+        assert loop.time() < deadline, "the 2030.5 side did not follow the registry"
+        await asyncio.sleep(0.05)
+
+
+async def lfdis(c: httpx.AsyncClient) -> list[str]:
+    r = await c.get("/edev", params={"l": 50})
+    assert r.status_code == 200, r.text
+    return sorted(e.lfdi or "" for e in EndDeviceList.from_xml(r.content).items)
+
+
+def body(app: str, sp: str, **over: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "der_type": "pv",
+        "nameplate": {"p_export_kw": 4.0, "s_kva": 4.4},
+        "inverter": {"make": "SunCo", "model": "S-4", "certifications": ["UL1741SB"]},
+        "location": {"service_point_id": sp},
+        "owner_name": "Ada Owner",
+        "owner_email": "ada@example.org",
+        "application_id": app,
+    }
+    return out | over
+
+
+def test_registered_der_are_served_over_2030_5_and_decommissioning_cuts_them_off(
+    tmp_path: Path,
+) -> None:
+    pki = make_pki(tmp_path)
+    settings = Settings(workspace=tmp_path / "ws", network_preset="small", bus_url="memory://")
+    sep = SepOptions(port=0, cert=pki.server.cert, key=pki.server.key, ca=pki.ca)
+
+    async def scenario() -> None:
+        async with open_serving(settings, "127.0.0.1", 0, sep) as s:
+            tokens = s.runtime.tokens
+            ops = {"Authorization": f"Bearer {tokens.create(Actor('ops', 'operator'))}"}
+            inst = {"Authorization": f"Bearer {tokens.create(Actor('acme', 'installer'))}"}
+            points = [ld.id for ld in s.runtime.network.loads]
+            async with httpx.AsyncClient(base_url=s.api_url, timeout=60) as api:
+                agg = {"id": "aggA", "certificate_pem": pki.pem["aggA"]}
+                r = await api.post("/api/v1/aggregators", json=agg, headers=ops)
+                assert r.status_code == 201, r.text
+                lfdi = pki.identities["inverter1"].lfdi
+                r = await api.post(
+                    "/api/v1/ders", json=body("APP-1", points[0], device_lfdi=lfdi), headers=inst
+                )
+                assert r.status_code == 201, r.text
+                direct = r.json()
+                assert direct["status"] == "provisioned"
+                behind = []
+                for n, (name, sp) in enumerate([("aggA", 1), ("aggA", 2), ("aggB", 3)]):
+                    via = {"comm_path": "aggregator", "aggregator_id": name}
+                    r = await api.post(
+                        "/api/v1/ders", json=body(f"APP-A{n}", points[sp], **via), headers=inst
+                    )
+                    assert r.status_code == 201, r.text
+                    behind.append(r.json()["id"])
+                node = direct["provisioning"]["topology_node_id"]
+                program = direct["provisioning"]["der_program_id"]
+
+                async with sep_client(s, pki, "inverter1") as dev:
+                    await until(lambda: _has_devices(dev))
+                    r = await dev.get("/edev", params={"l": 10})
+                    [edev] = EndDeviceList.from_xml(r.content).items
+                    assert edev.lfdi == lfdi.upper()
+                    link = edev.function_set_assignments_list_link
+                    assert link is not None
+                    fsas = FunctionSetAssignmentsList.from_xml(
+                        (await dev.get(link.href, params={"l": 10})).content
+                    ).items
+                    [fsa] = [f for f in fsas if f.description == node]
+                    assert fsa.der_program_list_link is not None
+                    progs = DERProgramList.from_xml(
+                        (await dev.get(fsa.der_program_list_link.href, params={"l": 10})).content
+                    ).items
+                    assert [p.description for p in progs] == [program]
+
+                    async with sep_client(s, pki, "aggA") as a, sep_client(s, pki, "aggB") as b:
+                        mine = sorted(managed_identity(d).lfdi.upper() for d in behind[:2])
+                        await until(lambda: _sees(a, mine))
+                        assert await lfdis(a) == mine  # not aggB's DER, not the direct one
+                        r = await b.get("/edev", params={"l": 10})  # aggB is not registered
+                        assert EndDeviceList.from_xml(r.content).items == []
+
+                        r = await api.post(
+                            f"/api/v1/ders/{direct['id']}/actions/decommission",
+                            json={"detail": "removed"},
+                            headers=inst,
+                        )
+                        assert r.status_code == 200, r.text
+                        await until(lambda: _refused(dev))
+                        r = await api.post(
+                            f"/api/v1/ders/{behind[0]}/actions/decommission",
+                            json={"detail": "removed"},
+                            headers=ops,
+                        )
+                        assert r.status_code == 200, r.text
+                        rest = [managed_identity(behind[1]).lfdi.upper()]
+                        await until(lambda: _sees(a, rest))
+
+    asyncio.run(scenario())
+
+
+async def _has_devices(c: httpx.AsyncClient) -> bool:
+    return bool(await lfdis(c))
+
+
+async def _sees(c: httpx.AsyncClient, expected: list[str]) -> bool:
+    return await lfdis(c) == expected
+
+
+async def _refused(c: httpx.AsyncClient) -> bool:
+    return (await c.get("/edev")).status_code == 403
