@@ -1,5 +1,6 @@
-"""``openderms der``, ``openderms token`` and ``openderms serve`` as a user runs them, on the
-embedded default (SQLite in the workspace) with the ``small`` twin."""
+"""``openderms der``, ``openderms token``, ``openderms aggregator`` and ``openderms serve``
+(with and without ``--sep-port``) as a user runs them, on the embedded default (SQLite in the
+workspace) with the ``small`` twin."""
 
 from __future__ import annotations
 
@@ -15,10 +16,14 @@ from typer.testing import CliRunner
 
 from openderms.cli import app
 from openderms.errors import ValidationError
+from openderms.protocols.ieee2030_5.security.ca import CertificateAuthority
+from openderms.protocols.ieee2030_5.security.tls import client_context
 from openderms.registry.csv_import import to_csv
 from openderms.registry.domain import Registration
+from openderms.services.der_2030_5_serve import SepOptions, sep_tls
 from openderms.sim.twin import build_twin
 from openderms.store import open_store
+from openderms.store.aggregator_repository import SqlAggregatorRepository
 from tests.web.server import free_port
 
 runner = CliRunner()
@@ -152,3 +157,83 @@ def test_serve_answers_the_api_and_the_portal(tmp_path: Path) -> None:
         proc.wait(timeout=30)
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_aggregator_add_takes_the_lfdi_of_a_certificate_or_as_given(tmp_path: Path) -> None:
+    issued = CertificateAuthority.create("cli CA").issue_client("fleetco")
+    pem = tmp_path / "fleetco.pem"
+    pem.write_bytes(issued.cert_pem)
+    ws = ["--workspace", str(tmp_path)]
+    result = runner.invoke(app, ["aggregator", "add", "fleetco", "--cert", str(pem), *ws], env=ENV)
+    assert result.exit_code == 0, result.output
+    lfdi = "ab" * 20
+    result = runner.invoke(app, ["aggregator", "add", "other", "--lfdi", lfdi, *ws], env=ENV)
+    assert result.exit_code == 0, result.output
+    listed = runner.invoke(app, ["aggregator", "list", *ws], env=ENV)
+    assert issued.identity.lfdi.upper() in listed.output
+    assert lfdi.upper() in listed.output
+
+
+def test_aggregator_add_refuses_a_bad_or_taken_lfdi_storing_nothing(tmp_path: Path) -> None:
+    ws = ["--workspace", str(tmp_path)]
+    result = runner.invoke(app, ["aggregator", "add", "a1", "--lfdi", "12ab", *ws], env=ENV)
+    assert isinstance(result.exception, ValidationError)
+    [issue] = result.exception.issues
+    assert (issue.object_id, issue.field, issue.value) == ("a1", "lfdi", "12ab")
+    runner.invoke(app, ["aggregator", "add", "a1", "--lfdi", "c" * 40, *ws], env=ENV)
+    result = runner.invoke(app, ["aggregator", "add", "a2", "--lfdi", "c" * 40, *ws], env=ENV)
+    assert isinstance(result.exception, ValidationError)
+    assert "aggregator a1" in result.exception.issues[0].expected
+    neither = runner.invoke(app, ["aggregator", "add", "a3", *ws], env=ENV)
+    assert neither.exit_code == 2
+    with open_store(f"sqlite:///{tmp_path / 'openderms.db'}") as store:
+        assert [a.id for a in SqlAggregatorRepository(store.engine).all()] == ["a1"]
+
+
+def test_serve_with_a_sep_port_answers_2030_5_over_csip_tls(tmp_path: Path) -> None:
+    ca = CertificateAuthority.create("serve CA")
+    ca_path = tmp_path / "ca.crt"
+    ca_path.write_bytes(ca.root.cert_pem)
+    server = ca.issue_server(["127.0.0.1"]).write(tmp_path, "server")
+    client = ca.issue_client("device").write(tmp_path, "device")
+    port, sep_port = free_port(), free_port()
+    cmd = [sys.executable, "-m", "openderms", "serve", "--port", str(port)]
+    sep = ["--sep-port", str(sep_port), "--sep-cert", str(server.cert)]
+    sep += ["--sep-key", str(server.key), "--sep-ca", str(ca_path)]
+    proc = subprocess.Popen(
+        [*cmd, *sep, "--workspace", str(tmp_path / "ws")],
+        env={**os.environ, **ENV},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    ctx = client_context(client.cert, client.key, ca_path)
+    try:
+        deadline = time.monotonic() + 120
+        with httpx.Client(base_url=f"https://127.0.0.1:{sep_port}", verify=ctx) as c:
+            while True:
+                try:
+                    r = c.get("/dcap", timeout=2)
+                    break
+                except httpx.TransportError:
+                    pass
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                assert time.monotonic() < deadline, "openderms serve --sep-port did not start"
+                time.sleep(0.25)
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "application/sep+xml"
+        assert httpx.get(f"http://127.0.0.1:{port}/login", timeout=10).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def test_serve_makes_a_workspace_ca_once(tmp_path: Path) -> None:
+    first = sep_tls(tmp_path, SepOptions(port=0))
+    assert first.client_ca == tmp_path / "sep-pki" / "ca.crt"
+    made = first.cert.read_bytes()
+    again = sep_tls(tmp_path, SepOptions(port=0))
+    assert again.cert.read_bytes() == made
+    with pytest.raises(ValueError, match="together"):
+        sep_tls(tmp_path, SepOptions(port=0, cert=first.cert))

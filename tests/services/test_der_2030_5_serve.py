@@ -21,11 +21,16 @@ from openderms.protocols.ieee2030_5.schema.fsa import FunctionSetAssignmentsList
 from openderms.protocols.ieee2030_5.security.ca import CertificateAuthority, PemPaths
 from openderms.protocols.ieee2030_5.security.identity import ClientIdentity
 from openderms.protocols.ieee2030_5.security.tls import client_context
+from openderms.registry.aggregators import AggregatorRegistry, parse_aggregator
+from openderms.registry.domain import parse_registration
+from openderms.registry.memory import SystemClock
 from openderms.registry.ports import Actor
 from openderms.services.der_2030_5 import managed_identity
 from openderms.services.der_2030_5_serve import SepOptions, Serving, open_serving
+from openderms.store.aggregator_repository import SqlAggregatorRepository
+from openderms.web.wiring import open_runtime
 
-CLIENTS = ("inverter1", "aggA", "aggB")
+CLIENTS = ("inverter1", "inverter2", "aggA", "aggB")
 WAIT_S = 30.0  # the most a bus event may take to reach the 2030.5 side (not a timing assert)
 
 
@@ -174,3 +179,40 @@ async def _sees(c: httpx.AsyncClient, expected: list[str]) -> bool:
 
 async def _refused(c: httpx.AsyncClient) -> bool:
     return (await c.get("/edev")).status_code == 403
+
+
+def test_at_start_the_stored_der_with_an_identity_are_mapped_and_suspended_ones_cut_off(
+    tmp_path: Path,
+) -> None:
+    pki = make_pki(tmp_path)
+    settings = Settings(workspace=tmp_path / "ws", network_preset="small", bus_url="memory://")
+    inst, ops = Actor("acme", "installer"), Actor("ops", "operator")
+    with open_runtime(settings) as rt:  # registered before the 2030.5 server runs
+        points = [ld.id for ld in rt.network.loads]
+        aggs = AggregatorRegistry(
+            SqlAggregatorRepository(rt.store.engine), rt.store.ders, SystemClock()
+        )
+        aggs.add(parse_aggregator({"id": "aggA", "lfdi": pki.identities["aggA"].lfdi}), ops)
+        regs = [
+            body("S-1", points[0], device_lfdi=pki.identities["inverter1"].lfdi),
+            body("S-2", points[1], device_lfdi=pki.identities["inverter2"].lfdi),
+            body("S-3", points[2]),  # direct, no LFDI: not served
+            body("S-4", points[3], comm_path="aggregator", aggregator_id="aggA"),
+        ]
+        ids = [rt.service.register(parse_registration(b), inst).id for b in regs]
+        rt.service.act(ids[1], "suspend", ops)
+    sep = SepOptions(port=0, cert=pki.server.cert, key=pki.server.key, ca=pki.ca)
+
+    async def scenario() -> None:
+        async with open_serving(settings, "127.0.0.1", 0, sep) as s:
+            assert sorted(s.mapping.end_device_of) == [ids[0], ids[3]]
+            async with (
+                sep_client(s, pki, "inverter1") as one,
+                sep_client(s, pki, "inverter2") as two,
+            ):
+                assert await lfdis(one) == [pki.identities["inverter1"].lfdi.upper()]
+                assert (await two.get("/edev")).status_code == 403  # suspended
+            async with sep_client(s, pki, "aggA") as a:
+                assert await lfdis(a) == [managed_identity(ids[3]).lfdi.upper()]
+
+    asyncio.run(scenario())
