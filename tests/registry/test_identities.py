@@ -32,10 +32,11 @@ class World:
         self.ders = InMemoryDerRepository()
         self.aggs = InMemoryAggregatorRepository()
         clock = FixedClock(NOW)
+        self.events = RecordingPublisher()
         self.service = RegistryService(
             twin.network,
             self.ders,
-            RecordingPublisher(),
+            self.events,
             clock,
             injections=twin.injections,
             aggregators=self.aggs,
@@ -122,3 +123,10 @@ def test_a_bad_aggregator_names_field_and_value() -> None:
         parse_aggregator({"id": "agg 1", "lfdi": "xyz"})
     fields = {(i.object_id, i.field, i.value) for i in info.value.issues}
     assert fields == {("agg 1", "id", "agg 1"), ("agg 1", "lfdi", "xyz")}
+
+
+def test_the_service_registers_aggregators_and_announces_them(w: World) -> None:
+    assert w.service.aggregators is not None
+    w.service.aggregators.add(parse_aggregator({"id": "agg-1", "lfdi": LFDI}), OPERATOR)
+    assert w.events.events == [("der.aggregator_added", {"id": "agg-1", "lfdi": LFDI.upper()})]
+    assert w.aggs.get("agg-1") is not None

@@ -1,7 +1,8 @@
 """``openderms serve --sep-port``: the REST API and the 2030.5 server in one process on one
 store. A DER registered over REST with its certificate's LFDI is provisioned, and that
 certificate then finds its EndDevice, its topology node's FSA and DERProgram over real CSIP
-TLS; an aggregator's certificate sees exactly its DER; decommissioning cuts access off (IEEE
+TLS; an aggregator's certificate sees exactly its DER (also when the aggregator is registered
+after them); decommissioning cuts access off (IEEE
 2030.5 clause 6.11.7: a server refuses a client it no longer authorises, 403)."""
 
 from __future__ import annotations
@@ -149,6 +150,12 @@ def test_registered_der_are_served_over_2030_5_and_decommissioning_cuts_them_off
                         assert await lfdis(a) == mine  # not aggB's DER, not the direct one
                         r = await b.get("/edev", params={"l": 10})  # aggB is not registered
                         assert EndDeviceList.from_xml(r.content).items == []
+                        agg = {"id": "aggB", "lfdi": pki.identities["aggB"].lfdi}
+                        r = await api.post("/api/v1/aggregators", json=agg, headers=ops)
+                        assert r.status_code == 201, r.text
+                        its = [managed_identity(behind[2]).lfdi.upper()]
+                        await until(lambda: _sees(b, its))  # mapped once aggB is known
+                        assert await lfdis(a) == mine
 
                         r = await api.post(
                             f"/api/v1/ders/{direct['id']}/actions/decommission",

@@ -28,7 +28,7 @@ from openderms.errors import (
     ValidationIssue,
 )
 from openderms.registry.domain import LFDI_EXPECTED, issues_from_pydantic, parse_lfdi
-from openderms.registry.ports import Actor, Clock, DerRepository
+from openderms.registry.ports import Actor, Clock, DerRepository, EventPublisher
 
 
 class AggregatorIn(BaseModel):
@@ -152,12 +152,19 @@ def _taken(kind: str, oid: str, lfdi: str, holder: str) -> ValidationIssue:
 
 
 class AggregatorRegistry:
-    """Registering aggregators (operators only) with their certificate's LFDI."""
+    """Registering aggregators (operators only) with their certificate's LFDI; each one added
+    is announced as ``der.aggregator_added`` {id, lfdi} (the DER behind it may now be served)
+through ``events`` when given."""
 
     def __init__(
-        self, aggregators: AggregatorRepository, ders: DerRepository, clock: Clock
+        self,
+        aggregators: AggregatorRepository,
+        ders: DerRepository,
+        clock: Clock,
+        events: EventPublisher | None = None,
     ) -> None:
         self._aggregators, self._ders, self._clock = aggregators, ders, clock
+        self._events = events
         self._lock = threading.Lock()
 
     def add(self, data: AggregatorIn, actor: Actor) -> Aggregator:
@@ -175,6 +182,8 @@ class AggregatorRegistry:
                 raise ValidationError(issues)
             agg = Aggregator(**data.model_dump(), created_at=self._clock.now())
             self._aggregators.add(agg)
+        if self._events is not None:
+            self._events.publish("der.aggregator_added", {"id": agg.id, "lfdi": agg.lfdi})
         return agg
 
     def get(self, aggregator_id: str) -> Aggregator | None:

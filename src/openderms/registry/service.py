@@ -90,7 +90,7 @@ class RegistryService:
         self._aggregators = aggregators  # None: no aggregator LFDIs to keep unique against
         #: registering aggregators (None without an aggregator repository)
         self.aggregators = (
-            None if aggregators is None else AggregatorRegistry(aggregators, repo, clock)
+            None if aggregators is None else AggregatorRegistry(aggregators, repo, clock, events)
         )
         self.rules = rules or ScreeningRules()
         self._repo, self._events, self._clock = repo, events, clock

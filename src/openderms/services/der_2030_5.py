@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from openderms.protocols.ieee2030_5.security.identity import ClientIdentity, sfdi_from_lfdi
 from openderms.protocols.ieee2030_5.services import Ieee2030_5Services
@@ -131,10 +131,12 @@ def identity_of(
     return None
 
 
-def _every_record(repo: DerRepository, page: int = 1000) -> Iterator[DerRecord]:
-    offset = 0
+def _every_record(
+    repo: DerRepository, q: DerQuery | None = None, page: int = 1000
+) -> Iterator[DerRecord]:
+    offset, base = 0, q or DerQuery()
     while True:
-        rows, total = repo.query(DerQuery(offset=offset, limit=page))
+        rows, total = repo.query(replace(base, offset=offset, limit=page))
         yield from rows
         offset += page
         if offset >= total or not rows:
@@ -197,6 +199,16 @@ class RegistrySync:
         map_ders(self._services, [rec], {rec.id: ids[0]}, used)
         self._grant(rec.id, ids[0], direct=ids[1] is None)
         return "mapped"
+
+    def aggregator_added(self, aggregator_id: str) -> int:
+        """Declare a newly registered aggregator's certificate and map the DER that name it
+        (they were skipped while it was unknown); returns how many were mapped."""
+        agg = self._aggregators().get(aggregator_id)
+        if agg is None:
+            return 0
+        self._services.end_devices.put_client(agg, "aggregator", aggregator_id)
+        ids = [r.id for r in _every_record(self._ders, DerQuery(aggregator_id=aggregator_id))]
+        return sum(self.der_changed(der_id) == "mapped" for der_id in ids)
 
     # -- internals ------------------------------------------------------------------------
 

@@ -4,8 +4,10 @@ TLS) in one process, on one store, the 2030.5 side kept in step with the registr
 At start every connected DER with a certificate identity is mapped to an EndDevice, its
 topology node's FSA and DERProgram (``RegistrySync.start``); then each ``der.provisioned`` and
 ``der.status_changed`` event the registry publishes on the bus maps or cuts off that DER
-(``RegistrySync.der_changed``). TLS: the given server certificate, key and client CA, else a
-workspace CA made on first use (``<workspace>/sep-pki``, kept for the next runs).
+(``RegistrySync.der_changed``), and each ``der.aggregator_added`` maps the DER behind that
+aggregator (``RegistrySync.aggregator_added``). TLS: the given server certificate, key and
+client CA, else a workspace CA made on first use (``<workspace>/sep-pki``, kept for the next
+runs).
 
     async with open_serving(settings, "127.0.0.1", 8000, SepOptions(port=8443)) as s:
         s.sep_url, s.api_url
@@ -41,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: the registry events that change what the 2030.5 side serves
 EVENTS = ("provisioned", "status_changed")
+#: published by ``AggregatorRegistry.add`` through the registry's publisher
+AGGREGATOR_ADDED = sub.registry_der("aggregator_added")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +119,16 @@ async def open_serving(
             done = await asyncio.to_thread(sync.der_changed, der_id)
             log.info("2030.5: DER %s %s", der_id, done)
 
+        async def adopt(msg: Message) -> None:
+            agg_id = str(msg.json()["id"])
+            n = await asyncio.to_thread(sync.aggregator_added, agg_id)
+            log.info("2030.5: aggregator %s added, %d DER mapped", agg_id, n)
+
         for event in EVENTS:
             subscription = await bus.subscribe(sub.registry_der(event), follow)
             stack.push_async_callback(subscription.stop)
+        subscription = await bus.subscribe(AGGREGATOR_ADDED, adopt)
+        stack.push_async_callback(subscription.stop)
         sep_port = await serve(
             tls_config(
                 create_2030_5_app(services),
