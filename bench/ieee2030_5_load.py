@@ -55,10 +55,6 @@ def serve(app: str, cert: str, key: str, ca: str, port: int, workers: int) -> No
     options = {"workers": workers, "factory": True, "lifespan": "on", "log_level": "warning"}
     if os.environ.get("BENCH_GC_STATS"):  # diagnosis (1 worker: this process)
         log_gc_pauses()
-    if os.environ.get("BENCH_GC_THRESHOLD"):  # experiment (1 worker: this process)
-        import gc
-
-        gc.set_threshold(*(int(x) for x in os.environ["BENCH_GC_THRESHOLD"].split(",")))
     run(tls_config(app, tls, port=port, **options))
 
 

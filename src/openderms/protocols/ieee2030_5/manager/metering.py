@@ -75,7 +75,10 @@ class MeteringManager:
         self._clock = clock
         self._writer = TelemetryWriter(repo.append_readings, max_queue=max_queue)
         self._lock = threading.Lock()
-        self._latest: dict[int, dict[str, LatestReading]] = {}
+        # newest readings as tuples of plain values (``_kept``), which the garbage collector
+        # stops tracking: replaced every postRate, they would otherwise feed its full
+        # collections (each a pause of every request) at 10,000 devices
+        self._latest: dict[int, dict[str, _Kept]] = {}
         self._device_of_der: dict[str, int] = {}
         self._points: ReadCache[int, _Point | None] = ReadCache()
 
@@ -239,7 +242,8 @@ class MeteringManager:
     def latest(self, end_device_id: int) -> dict[str, LatestReading]:
         """The newest durable value of each MirrorMeterReading of the EndDevice, by mRID."""
         with self._lock:
-            return dict(self._latest.get(end_device_id, {}))
+            kept = dict(self._latest.get(end_device_id, {}))
+        return {mrid: LatestReading(*values) for mrid, values in kept.items()}
 
     def latest_of_der(self, der_id: str) -> dict[str, LatestReading]:
         """``latest`` of the EndDevice mapped to registry DER ``der_id`` ({} if none)."""
@@ -260,10 +264,26 @@ class MeteringManager:
             mine = self._latest.setdefault(device.id, {})
             for reading in readings:
                 old = mine.get(reading.mmr_mrid)
-                if old is None or old.reading_time <= reading.reading_time:
-                    mine[reading.mmr_mrid] = reading
+                if old is None or old[3] <= reading.reading_time:  # [3]: reading_time
+                    mine[reading.mmr_mrid] = _kept(reading)
             if device.der_id is not None:
                 self._device_of_der[device.der_id] = device.id
+
+
+_Kept = tuple[int, str, str, datetime, int, int, int | None]
+
+
+def _kept(r: LatestReading) -> _Kept:
+    """``r`` as a tuple of its fields, in their order."""
+    return (
+        r.end_device_id,
+        r.mmr_mrid,
+        r.description,
+        r.reading_time,
+        r.raw,
+        r.power_of_ten,
+        r.uom,
+    )
 
 
 def _wanted(
