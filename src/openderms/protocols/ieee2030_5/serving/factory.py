@@ -40,15 +40,17 @@ TRUSTED_PROXIES_ENV = "OPENDERMS_2030_5_TRUSTED_PROXIES"
 GC_GEN0_THRESHOLD = 20_000
 #: what stays correct with several workers, and what does not yet (each worker's memory)
 SHARED_ACROSS_WORKERS = {
-    "telemetry": "shared: each post is committed to the store before its 2xx",
+    "telemetry": "shared: each post is committed to the store before its 2xx, whichever "
+    "worker takes it",
     "usage points": "shared: a worker that has not cached a MirrorUsagePoint reads it from the "
-    "store, and a MirrorMeterReading mRID not in its cache is looked up in the store",
-    "controls and programs": "NOT shared: a DERControl or program created through one "
-    "worker (or the internal API of another process) is served by the others only once "
-    "their cache of it is invalidated (they never are, yet: replicas will invalidate each "
-    "other over the bus)",
+    "store; a MirrorMeterReading added through another worker is looked up in the store "
+    "(correct, but each such post then reads the store in that worker)",
+    "controls and programs": "NOT shared: a worker serves its cached DERControls and "
+    "programs until a write through that same worker invalidates them; a control created "
+    "through another worker, or the internal API of another process, is not seen (replicas "
+    "are to invalidate each other over the bus)",
     "access": "NOT shared: an EndDevice's access changed through one worker (aggregator, "
-    "revocation) is seen by the others only after their caches are emptied",
+    "revocation) is seen by the others only once their caches are emptied",
     "latest readings": "NOT shared: ``metering.latest*`` of a worker knows the readings "
     "posted to that worker only",
 }
