@@ -154,6 +154,9 @@ def registrations(draw: st.DrawFn) -> Registration:
             "programs": draw(
                 st.lists(st.sampled_from(["dso_market", "iso_services"]), min_size=1, max_size=2)
             ),
+            "device_lfdi": draw(
+                st.one_of(st.none(), st.from_regex(r"[0-9a-fA-F]{40}", fullmatch=True))
+            ),
         }
     )
 
@@ -161,3 +164,17 @@ def registrations(draw: st.DrawFn) -> Registration:
 @given(st.lists(registrations(), max_size=5, unique_by=lambda r: r.application_id))
 def test_round_trip_keeps_every_field(regs: list[Registration]) -> None:
     assert parse_csv(to_csv(regs)) == regs
+
+
+def test_the_device_lfdi_column_is_optional_and_checked() -> None:
+    lfdi = "3e4f45ab31edfe5b67e343e5e4562e31984e23e5"
+    text = (
+        HEADER + ",device_lfdi\n"
+        f"pv,5,5,M,X,O,o@example.org,APP-1,LD_1,,,,,{lfdi}\n"
+        "pv,5,5,M,X,O,o@example.org,APP-2,LD_1,,,,,\n"
+    )
+    a, b = parse_csv(text)
+    assert (a.device_lfdi, b.device_lfdi) == (lfdi.upper(), None)
+    bad = HEADER + ",device_lfdi\npv,5,5,M,X,O,o@example.org,APP-1,LD_1,,,,,xyz\n"
+    assert _issues(bad) == {("row 2", "device_lfdi", "xyz")}
+    assert "device_lfdi" in COLUMNS

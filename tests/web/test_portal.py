@@ -192,3 +192,20 @@ def test_logout_clears_the_cookie(acme: httpx.Client) -> None:
     r = acme.post("/logout")
     assert r.status_code == 303
     assert acme.get("/portal/ders").status_code == 303
+
+
+def test_the_certificate_lfdi_is_a_form_field_checked_and_shown(
+    acme: httpx.Client, service_points: list[str]
+) -> None:
+    page = acme.get("/portal/ders/new").text
+    assert '<label for="f-device_lfdi">' in page
+    bad = acme.post("/portal/ders", data=form_of(service_points[0], device_lfdi="12ab"))
+    assert bad.status_code == 422
+    slot = re.search(r'id="err-device_lfdi"[^>]*>(.*?)</div>', bad.text, re.S)
+    assert slot is not None
+    assert "12ab is not accepted: 40 hex digits" in slot.group(1)
+    assert acme.get("/portal/ders").text.count('<tr id="row-') == 0
+    lfdi = "3e4f45ab31edfe5b67e343e5e4562e31984e23e5"
+    r = acme.post("/portal/ders", data=form_of(service_points[0], device_lfdi=lfdi))
+    assert r.status_code == 303
+    assert f"certificate LFDI <code>{lfdi.upper()}</code>" in acme.get(r.headers["location"]).text
