@@ -155,7 +155,7 @@ def registrations(draw: st.DrawFn) -> Registration:
                 st.lists(st.sampled_from(["dso_market", "iso_services"]), min_size=1, max_size=2)
             ),
             "device_lfdi": draw(
-                st.one_of(st.none(), st.from_regex(r"[0-9a-fA-F]{40}", fullmatch=True))
+                st.one_of(st.none(), st.binary(min_size=20, max_size=20).map(bytes.hex))
             ),
         }
     )
