@@ -1,8 +1,9 @@
 """The live run end to end on the ``small`` twin, in process, over real CSIP TLS on loopback:
 the twin's DER registered and mapped to EndDevices and programs, the fleet's telemetry
 reaching the control loop through the 2030.5 server and the bus, violations found and
-controls delivered over 2030.5, a switching event posted to the REST endpoint re-dispatched,
-and at the end an AC power flow of the plant with no violation DER can act on."""
+controls delivered over 2030.5, a switching event posted to the REST endpoint (part of F2
+carried by F1) raising overvoltages DER can act on, which the loop clears, and at the end an
+AC power flow of the plant with no violation DER can act on."""
 
 from __future__ import annotations
 
@@ -108,6 +109,15 @@ def test_the_live_stack_registers_controls_and_follows_switching_from_the_rest_a
     assert seen["responses"] >= 1
     assert seen["switchings"] >= 2
     assert seen["dispatch_after_switching"]
+    transfer = next(p for p in report.phases if p.name == "transfer")
+    assert "F2_SEC1 open" in transfer.event
+    # the transfer itself, under the noon controls still in force, breaks voltage limits ...
+    assert transfer.actionable_at_start >= 5, transfer
+    assert dict(transfer.kinds_at_start).get("overvoltage", 0) >= 5, transfer
+    assert transfer.v_max_pu_at_start > 1.05
+    # ... and the loop's controls clear them within the phase
+    assert transfer.mitigated_after_s is not None, transfer
+    assert transfer.actionable_at_end == 0
     assert report.before is not None
     assert report.before.violations
     assert report.final is not None

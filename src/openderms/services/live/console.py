@@ -11,6 +11,7 @@ import shlex
 import signal
 import sys
 import time
+from collections import Counter
 
 from rich.console import Console
 from rich.table import Table
@@ -21,7 +22,7 @@ from openderms.services.live.scenario import (
     ScenarioTimings,
     SwitchCommand,
     run_scenario,
-    switching_pair,
+    transfer_switches,
 )
 from openderms.services.live.stack import LiveOptions, LiveStack
 from openderms.services.live.status import event_text, line, new_events, status_of
@@ -83,15 +84,15 @@ def cli_switch(console: Console, options: LiveOptions) -> SwitchCommand:
 
 
 def print_commands(console: Console, stack: LiveStack) -> None:
-    breaker, tie = switching_pair(stack.twin)
+    section, tie = transfer_switches(stack.twin)
     ws = shlex.quote(str(stack.options.workspace))
     console.print(
         f"2030.5 server (CSIP TLS): {stack.sep_url}   REST API: {stack.api_url}/docs\n"
         f"operator token and URLs: {stack.options.workspace / 'live.json'} (mode 0600)\n"
         "switch from another terminal:\n"
         f"  openderms grid switch {tie} close --live --workspace {ws}\n"
-        f"  openderms grid switch {breaker} open --live --workspace {ws}\n"
-        f"  openderms grid switch {breaker} close --live --workspace {ws}\n"
+        f"  openderms grid switch {section} open --live --workspace {ws}\n"
+        f"  openderms grid switch {section} close --live --workspace {ws}\n"
         f"  openderms grid switch {tie} open --live --workspace {ws}",
         highlight=False,
     )
@@ -146,25 +147,57 @@ async def run_live(
             await cm.__aexit__(None, None, None)
 
 
+def _after(
+    n: int,
+    actionable: int,
+    kinds: tuple[tuple[str, int], ...],
+    *,
+    v_max_pu: float,
+    v_min_pu: float,
+    loading_pct: float,
+) -> str:
+    """Violations right after an event: how many (DER can act on), their kinds, the worst."""
+    text = f"{n} ({actionable})"
+    if not kinds:
+        return text
+    worst = {"overvoltage": f"Vmax {v_max_pu:.3f}", "undervoltage": f"Vmin {v_min_pu:.3f}",
+             "thermal": f"load {loading_pct:.0f} %"}  # fmt: skip
+    parts = [f"{k}" if len(kinds) == 1 else f"{c} {k}" for k, c in kinds]
+    figures = [worst[k] for k, _ in kinds if k in worst]
+    return f"{text} {', '.join(parts)}" + (f": {', '.join(figures)}" if figures else "")
+
+
 def print_summary(console: Console, stack: LiveStack, report: ScenarioReport) -> None:
-    table = Table(title="live scenario: true AC power flow (plant) and the control loop")
-    for col in ("phase", "event", "violations after event", "at end", "time to mitigate"):
-        table.add_column(col)
+    """The scenario's table (fits 100 columns) and the figures of the run."""
+    table = Table(
+        title="live scenario: true AC power flow (plant) and the control loop",
+        caption="violations: all (those DER can act on)",
+    )
+    table.add_column("phase")
+    table.add_column("event", ratio=3)
+    table.add_column("after event", ratio=3)
+    table.add_column("at end")
+    table.add_column("mitigated in", justify="right")
     b = report.before
     if b is not None:
-        table.add_row(
-            "before", "noon, uncontrolled", f"{len(b.violations)} (Vmax {b.v_max_pu:.4f} pu)",
-            "", "",
+        kinds = tuple(sorted(Counter(v.kind for v in b.violations).items()))
+        after = _after(
+            len(b.violations), len(stack.actionable(b)), kinds,
+            v_max_pu=b.v_max_pu, v_min_pu=b.v_min_pu, loading_pct=b.loading_max_pct,
         )  # fmt: skip
+        table.add_row("before", "noon, uncontrolled", after)
     for p in report.phases:
+        after = _after(
+            p.violations_at_start, p.actionable_at_start, p.kinds_at_start,
+            v_max_pu=p.v_max_pu_at_start, v_min_pu=p.v_min_pu_at_start,
+            loading_pct=p.loading_max_pct_at_start,
+        )  # fmt: skip
         table.add_row(
             p.name,
             p.event,
-            f"{p.violations_at_start} ({p.actionable_at_start} DER can act on)",
-            f"{p.violations_at_end} ({p.actionable_at_end} DER can act on)",
-            "not within the phase"
-            if p.mitigated_after_s is None
-            else f"{p.mitigated_after_s:.0f} s",
+            after,
+            f"{p.violations_at_end} ({p.actionable_at_end})",
+            "not in phase" if p.mitigated_after_s is None else f"{p.mitigated_after_s:.0f} s",
         )
     console.print(table)
     st = status_of(stack)

@@ -3,21 +3,33 @@
 1. ``noon``: the fleet connects at the twin's noon; the control loop sees the violations and
    sends controls over 2030.5 until the true AC power flow is clear of what DER can act on;
 2. ``transfer``: the operator closes the tie between the first two feeders and opens the
-   first feeder's head breaker (``switch``: the real CLI in ``make run``, the REST API in the
-   tests); the second feeder carries both; the loop re-derives the topology and re-dispatches;
-3. ``restore``: the head breaker closes and the tie opens again; the loop re-dispatches;
+   second feeder's first sectionaliser (``switch``: the real CLI in ``make run``, the REST API
+   in the tests): the second feeder's outer part is carried by the first feeder across the
+   tie (``transfer_switches``); the loop re-derives the topology and re-dispatches;
+3. ``restore``: the sectionaliser closes and the tie opens again; the loop re-dispatches;
 4. ``cloud``: a cloud lowers every PV system's output; the constraints clear, stay clear for
    the hold time, and the loop ends its controls (DER back to their defaults); the phase
    waits for that too.
 
 Each phase waits, at most its timeout, until no true violation DER can act on is left for
 ``stable_checks`` checks in a row; ``ScenarioReport`` keeps what each phase saw.
+
+Why the transfer shows overvoltage, not an overload: on ``small`` the whole substation draws
+under 2 MW while each 336 kcmil trunk carries about 11 MVA (530 A at 12 kV), so no switching
+can overload a trunk or the bank, and a switching does not change what flows through a
+service transformer. What a transfer does change is voltage: at noon the moved section's PV
+then sits at the end of a path twice as long, and its low-voltage buses rise above 1.05 pu
+(up to about 1.058 pu) even under the controls that cleared the normal topology's noon
+overvoltages (about 30 such buses on ``small`` in ``make run``; opening the first feeder's
+head breaker instead, so the second carries all of it, left 0 to 4). DER clear them with
+reactive power and a little curtailment.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -50,6 +62,10 @@ class PhaseReport:
     event: str
     violations_at_start: int
     actionable_at_start: int
+    kinds_at_start: tuple[tuple[str, int], ...]  # (violation kind, how many), right after
+    v_max_pu_at_start: float
+    v_min_pu_at_start: float
+    loading_max_pct_at_start: float
     peak_actionable: int
     violations_at_end: int
     actionable_at_end: int
@@ -65,11 +81,17 @@ class ScenarioReport:
     final: PlantState | None = None
 
 
-def switching_pair(twin: Twin) -> tuple[str, str]:
-    """(the first feeder's head breaker, the tie switch it shares with the second)."""
+def transfer_switches(twin: Twin) -> tuple[str, str]:
+    """(the switch that opens, the tie that closes) of the transfer: the second feeder's first
+    sectionaliser (its head breaker when it has none) and the tie it shares with the first
+    feeder, so the second feeder's outer part is carried by the first (module docstring)."""
     f1, f2 = twin.feeders[0], twin.feeders[1]
     tie = next(t for t in f1.ties if t in f2.ties)
-    return f1.head_breaker, tie
+    return (f2.sectionalisers[0] if f2.sectionalisers else f2.head_breaker), tie
+
+
+def _kinds(state: PlantState) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(Counter(v.kind for v in state.violations).items()))
 
 
 async def _phase(
@@ -104,6 +126,10 @@ async def _phase(
         event=event,
         violations_at_start=len(first.violations),
         actionable_at_start=start_actionable,
+        kinds_at_start=_kinds(first),
+        v_max_pu_at_start=first.v_max_pu,
+        v_min_pu_at_start=first.v_min_pu,
+        loading_max_pct_at_start=first.loading_max_pct,
         peak_actionable=peak,
         violations_at_end=len(end.violations),
         actionable_at_end=len(stack.actionable(end)),
@@ -121,21 +147,21 @@ async def run_scenario(
     """Run the four phases (module docstring) and report them."""
     t = timings or ScenarioTimings()
     report = ScenarioReport(before=stack.first or stack.solve_now())
-    breaker, tie = switching_pair(stack.twin)
+    section, tie = transfer_switches(stack.twin)
+    f1, f2 = stack.twin.feeders[0].id, stack.twin.feeders[1].id
+    noon = "fleet online at noon"
     report.phases.append(
-        await _phase(
-            stack, "noon", "fleet connected at noon", timeout_s=t.noon_s, timings=t, tick=tick
-        )
+        await _phase(stack, "noon", noon, timeout_s=t.noon_s, timings=t, tick=tick)
     )
     await switch(tie, True)
-    await switch(breaker, False)
-    event = f"{tie} closed, {breaker} opened: load transferred"
+    await switch(section, False)
+    event = f"{tie} closed, {section} open: {f2}'s end fed by {f1}"
     report.phases.append(
         await _phase(stack, "transfer", event, timeout_s=t.switching_s, timings=t, tick=tick)
     )
-    await switch(breaker, True)
+    await switch(section, True)
     await switch(tie, False)
-    event = f"{breaker} closed, {tie} opened: normal feeding"
+    event = f"{section} closed, {tie} open: normal"
     report.phases.append(
         await _phase(stack, "restore", event, timeout_s=t.switching_s, timings=t, tick=tick)
     )
