@@ -153,8 +153,8 @@ def _taken(kind: str, oid: str, lfdi: str, holder: str) -> ValidationIssue:
 
 class AggregatorRegistry:
     """Registering aggregators (operators only) with their certificate's LFDI; each one added
-    is announced as ``der.aggregator_added`` {id, lfdi} (the DER behind it may now be served)
-through ``events`` when given."""
+    is announced as ``der.aggregator_added`` {id, lfdi} (the DER behind it may now be
+    served) through ``events`` when given."""
 
     def __init__(
         self,
