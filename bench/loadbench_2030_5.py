@@ -56,6 +56,12 @@ def tree_cpu_s(pid: int) -> float:
     return total
 
 
+def machine_busy_s() -> float:
+    """CPU seconds all cores of the machine spent busy (not idle or iowait) since boot."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def recv(pipe: Connection, proc: Any, timeout_s: float = 900) -> Any:
     """The next message of a load process (RuntimeError when it died or went silent)."""
     deadline = time.monotonic() + timeout_s
@@ -107,7 +113,7 @@ class Bench:
             assert recv(pipe, proc, 120) == "ready"
 
     def phase(self, rate: float, seconds: float) -> dict[str, Any]:
-        cpu0 = tree_cpu_s(self.srv.pid)
+        cpu0, busy0 = tree_cpu_s(self.srv.pid), machine_busy_s()
         for p in self.pipes:
             p.send(("drive", rate / len(self.pipes), seconds))
         parts = [recv(p, proc) for p, proc in zip(self.pipes, self.procs, strict=True)]
@@ -116,6 +122,7 @@ class Bench:
         requests = sum(part["requests"] for part in parts)
         server_cpu_s = tree_cpu_s(self.srv.pid) - cpu0
         load_cpu_s = sum(part["cpu_s"] for part in parts)
+        busy_s = machine_busy_s() - busy0
         statuses: dict[int, int] = {}
         for part in parts:
             for k, v in part["statuses"].items():
@@ -134,6 +141,8 @@ class Bench:
             "server_cpu_ms_per_req": round(1000 * server_cpu_s / max(requests, 1), 3),
             "load_cpu": round(load_cpu_s / wall, 2),
             "load_cpu_ms_per_req": round(1000 * load_cpu_s / max(requests, 1), 3),
+            # cores busy with anything else on the machine (other users of the 2 cores)
+            "others_cpu": round(max(busy_s - server_cpu_s - load_cpu_s, 0.0) / wall, 2),
         }
 
     def ramp(self, start: float, args: Any) -> tuple[list[dict[str, Any]], Any]:
