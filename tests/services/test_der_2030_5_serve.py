@@ -16,17 +16,19 @@ from typing import Any
 import httpx
 
 from openderms.config import Settings
+from openderms.protocols.ieee2030_5.domain import Page
 from openderms.protocols.ieee2030_5.schema.derp import DERProgramList
 from openderms.protocols.ieee2030_5.schema.edev import EndDeviceList
 from openderms.protocols.ieee2030_5.schema.fsa import FunctionSetAssignmentsList
 from openderms.protocols.ieee2030_5.security.ca import CertificateAuthority, PemPaths
 from openderms.protocols.ieee2030_5.security.identity import ClientIdentity
 from openderms.protocols.ieee2030_5.security.tls import client_context
+from openderms.protocols.ieee2030_5.services import Ieee2030_5Services, build_services
 from openderms.registry.aggregators import AggregatorRegistry, parse_aggregator
 from openderms.registry.domain import parse_registration
 from openderms.registry.memory import SystemClock
 from openderms.registry.ports import Actor
-from openderms.services.der_2030_5 import managed_identity
+from openderms.services.der_2030_5 import RegistrySync, managed_identity
 from openderms.services.der_2030_5_serve import SepOptions, Serving, open_serving
 from openderms.store.aggregator_repository import SqlAggregatorRepository
 from openderms.web.wiring import open_runtime
@@ -223,3 +225,56 @@ def test_at_start_the_stored_der_with_an_identity_are_mapped_and_suspended_ones_
                 assert await lfdis(a) == [managed_identity(ids[3]).lfdi.upper()]
 
     asyncio.run(scenario())
+
+
+def node_fsas(services: Ieee2030_5Services, identity: ClientIdentity) -> set[str]:
+    """The topology-node FSAs the identity's EndDevice has (its own ``edev-N`` aside)."""
+    edevs = services.end_devices
+    client = edevs.client(identity)
+    [edev], _ = edevs.page(client, Page(limit=5))
+    _, fsas = services.fsas.of(client, edev.id)
+    return {f.description for f in fsas if not f.description.startswith("edev-")}
+
+
+def test_an_update_that_changes_the_lfdi_or_rejects_the_der_moves_its_access(
+    tmp_path: Path,
+) -> None:
+    """What ``RegistrySync.der_changed`` does after each event (the bus aside), seen through
+    the server's internal API."""
+    settings = Settings(workspace=tmp_path / "ws", network_preset="small")
+    old, new = ClientIdentity.from_lfdi("1" * 40), ClientIdentity.from_lfdi("2" * 40)
+    never = ClientIdentity.from_lfdi("3" * 40)
+    huge = {"p_export_kw": 9000, "s_kva": 9000}
+    ops = Actor("ops", "operator")
+    with open_runtime(settings) as rt:
+        services = build_services(rt.store.engine)
+        try:
+            sync = RegistrySync(services, rt.store.ders, dict)
+            sync.start()
+            edevs = services.end_devices
+            sp = rt.network.loads[0].id
+            reg = parse_registration(body("U-1", sp, device_lfdi=old.lfdi))
+            rec = rt.service.register(reg, ops)
+            assert rec.provisioning is not None
+            assert sync.der_changed(rec.id) == "mapped"
+            assert node_fsas(services, old) == {rec.provisioning.topology_node_id}
+
+            reg = parse_registration(body("U-1", sp, device_lfdi=new.lfdi))
+            moved = rt.service.update(rec.id, reg, ops, rec.version)
+            assert sync.der_changed(rec.id) == "mapped"
+            assert not edevs.access_granted(old)  # the replaced certificate is cut off
+            assert node_fsas(services, new) == {rec.provisioning.topology_node_id}
+
+            reg = parse_registration(body("U-1", sp, device_lfdi=new.lfdi, nameplate=huge))
+            refused = rt.service.update(rec.id, reg, ops, moved.version)
+            assert refused.status == "rejected"
+            assert sync.der_changed(rec.id) == "unmapped"
+            assert not edevs.access_granted(new)
+
+            reg = parse_registration(body("U-2", sp, device_lfdi=never.lfdi, nameplate=huge))
+            other = rt.service.register(reg, ops)
+            assert other.status == "rejected"
+            sync.der_changed(other.id)
+            assert not edevs.access_granted(never)  # refused, never served
+        finally:
+            services.close()

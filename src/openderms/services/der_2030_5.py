@@ -20,6 +20,8 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
+from openderms.errors import PermissionDeniedError
+from openderms.protocols.ieee2030_5.domain import Page
 from openderms.protocols.ieee2030_5.security.identity import ClientIdentity, sfdi_from_lfdi
 from openderms.protocols.ieee2030_5.services import Ieee2030_5Services
 from openderms.registry.domain import DerRecord
@@ -198,6 +200,8 @@ class RegistrySync:
         used = {agg_name: aggs[agg_name]} if ids[1] is not None and agg_name else {}
         map_ders(self._services, [rec], {rec.id: ids[0]}, used)
         self._grant(rec.id, ids[0], direct=ids[1] is None)
+        if rec.provisioning is not None:
+            self._drop_other_nodes(ids[0], rec.provisioning.topology_node_id)
         return "mapped"
 
     def aggregator_added(self, aggregator_id: str) -> int:
@@ -226,10 +230,45 @@ class RegistrySync:
     def _cut_off_identity(
         self, der_id: str, identity: ClientIdentity, rec: DerRecord | None
     ) -> None:
-        s = self._services
-        edev = s.end_devices.ensure(identity, None, der_id=der_id)
-        node = rec.provisioning.topology_node_id if rec and rec.provisioning else None
-        if node is not None:
-            s.fsas.unassign(edev.id, s.fsas.ensure(node).id)
-        s.end_devices.set_access(identity, False)
+        """Unassign every FSA of the identity's EndDevice, take it from its aggregator and
+        revoke the certificate (a real one, from ``device_lfdi``, also when it has no
+        EndDevice yet); nothing when it is cut off already."""
         self._mapped.pop(der_id, None)
+        s = self._services
+        found = self._end_device(identity)
+        if found is None:
+            real = identity != managed_identity(der_id)
+            if real and s.end_devices.access_granted(identity):
+                s.end_devices.set_access(identity, False)
+            return
+        s.end_devices.ensure(identity, None, der_id=der_id)
+        for fsa_id in found[1]:
+            s.fsas.unassign(found[0], fsa_id)
+        s.end_devices.set_access(identity, False)
+
+    def _end_device(self, identity: ClientIdentity) -> tuple[int, list[int]] | None:
+        """(EndDevice id, its FSA ids) of ``identity``, None when it has no EndDevice or its
+        access is revoked."""
+        edevs = self._services.end_devices
+        try:
+            client = edevs.client(identity)
+        except PermissionDeniedError:
+            return None
+        devices, _ = edevs.page(client, Page(limit=1))
+        own = [d for d in devices if d.lfdi == identity.lfdi]
+        if not own:
+            return None
+        _, fsas = self._services.fsas.of(client, own[0].id)
+        return own[0].id, [f.id for f in fsas]
+
+    def _drop_other_nodes(self, identity: ClientIdentity, node: str) -> None:
+        """Unassign the FSAs of topology nodes the DER is no longer in (after an update)."""
+        found = self._end_device(identity)
+        if found is None:
+            return
+        keep = {self._services.fsas.ensure(node).id}
+        edev_id, fsa_ids = found
+        own = self._services.programs.device_program(edev_id).fsa_id
+        for fsa_id in fsa_ids:
+            if fsa_id not in keep and fsa_id != own:
+                self._services.fsas.unassign(edev_id, fsa_id)

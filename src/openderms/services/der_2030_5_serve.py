@@ -3,11 +3,11 @@ TLS) in one process, on one store, the 2030.5 side kept in step with the registr
 
 At start every connected DER with a certificate identity is mapped to an EndDevice, its
 topology node's FSA and DERProgram (``RegistrySync.start``); then each ``der.provisioned`` and
-``der.status_changed`` event the registry publishes on the bus maps or cuts off that DER
-(``RegistrySync.der_changed``), and each ``der.aggregator_added`` maps the DER behind that
-aggregator (``RegistrySync.aggregator_added``). TLS: the given server certificate, key and
-client CA, else a workspace CA made on first use (``<workspace>/sep-pki``, kept for the next
-runs).
+``der.status_changed`` event the registry publishes on the bus (and ``der.screened`` when it
+rejects: an update may) maps or cuts off that DER (``RegistrySync.der_changed``), and each
+``der.aggregator_added`` maps the DER behind that aggregator
+(``RegistrySync.aggregator_added``). TLS: the given server certificate, key and client CA,
+else a workspace CA made on first use (``<workspace>/sep-pki``, kept for the next runs).
 
     async with open_serving(settings, "127.0.0.1", 8000, SepOptions(port=8443)) as s:
         s.sep_url, s.api_url
@@ -119,6 +119,10 @@ async def open_serving(
             done = await asyncio.to_thread(sync.der_changed, der_id)
             log.info("2030.5: DER %s %s", der_id, done)
 
+        async def rejected(msg: Message) -> None:
+            if msg.json().get("decision") == "reject":  # an update may reject a served DER
+                await follow(msg)
+
         async def adopt(msg: Message) -> None:
             agg_id = str(msg.json()["id"])
             n = await asyncio.to_thread(sync.aggregator_added, agg_id)
@@ -127,8 +131,12 @@ async def open_serving(
         for event in EVENTS:
             subscription = await bus.subscribe(sub.registry_der(event), follow)
             stack.push_async_callback(subscription.stop)
-        subscription = await bus.subscribe(AGGREGATOR_ADDED, adopt)
-        stack.push_async_callback(subscription.stop)
+        for subject, handler in (
+            (AGGREGATOR_ADDED, adopt),
+            (sub.registry_der("screened"), rejected),
+        ):
+            subscription = await bus.subscribe(subject, handler)
+            stack.push_async_callback(subscription.stop)
         sep_port = await serve(
             tls_config(
                 create_2030_5_app(services),
