@@ -236,7 +236,7 @@ def node_fsas(services: Ieee2030_5Services, identity: ClientIdentity) -> set[str
     return {f.description for f in fsas if not f.description.startswith("edev-")}
 
 
-def test_an_update_that_changes_the_lfdi_or_rejects_the_der_moves_its_access(
+def test_an_update_that_changes_the_lfdi_node_or_decision_moves_its_access(
     tmp_path: Path,
 ) -> None:
     """What ``RegistrySync.der_changed`` does after each event (the bus aside), seen through
@@ -265,8 +265,16 @@ def test_an_update_that_changes_the_lfdi_or_rejects_the_der_moves_its_access(
             assert not edevs.access_granted(old)  # the replaced certificate is cut off
             assert node_fsas(services, new) == {rec.provisioning.topology_node_id}
 
+            far = rt.network.loads[-1].id  # another topology node
+            reg = parse_registration(body("U-1", far, device_lfdi=new.lfdi))
+            there = rt.service.update(rec.id, reg, ops, moved.version)
+            assert there.provisioning is not None
+            assert there.provisioning.topology_node_id != rec.provisioning.topology_node_id
+            assert sync.der_changed(rec.id) == "mapped"
+            assert node_fsas(services, new) == {there.provisioning.topology_node_id}
+
             reg = parse_registration(body("U-1", sp, device_lfdi=new.lfdi, nameplate=huge))
-            refused = rt.service.update(rec.id, reg, ops, moved.version)
+            refused = rt.service.update(rec.id, reg, ops, there.version)
             assert refused.status == "rejected"
             assert sync.der_changed(rec.id) == "unmapped"
             assert not edevs.access_granted(new)

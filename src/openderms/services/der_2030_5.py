@@ -159,6 +159,8 @@ class RegistrySync:
         self._services, self._ders, self._aggregators = services, ders, aggregators
         #: DER id -> the identity last mapped for it (an update may change it)
         self._mapped: dict[str, ClientIdentity] = {}
+        #: DER id -> the topology node it was last mapped in (an update may move it)
+        self._node: dict[str, str] = {}
 
     def start(self) -> Ieee2030_5Mapping:
         """Map what the store holds (see the class docstring); returns what was mapped."""
@@ -178,6 +180,7 @@ class RegistrySync:
             else:
                 self._cut_off(rec, ids[0])
         mapping = map_ders(self._services, connected, own, aggs)
+        self._node.update(mapping.node_of)
         for der_id in mapping.end_device_of:
             self._grant(der_id, own[der_id], direct=der_id in direct)
         return mapping
@@ -200,8 +203,11 @@ class RegistrySync:
         used = {agg_name: aggs[agg_name]} if ids[1] is not None and agg_name else {}
         map_ders(self._services, [rec], {rec.id: ids[0]}, used)
         self._grant(rec.id, ids[0], direct=ids[1] is None)
-        if rec.provisioning is not None:
-            self._drop_other_nodes(ids[0], rec.provisioning.topology_node_id)
+        node = rec.provisioning.topology_node_id if rec.provisioning is not None else None
+        if node is not None and self._node.get(der_id, node) != node:
+            self._drop_other_nodes(ids[0], node)
+        if node is not None:
+            self._node[der_id] = node
         return "mapped"
 
     def aggregator_added(self, aggregator_id: str) -> int:
