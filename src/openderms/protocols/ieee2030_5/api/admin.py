@@ -180,7 +180,9 @@ def create_der_control(req: AdminRequest) -> dict[str, Any]:
     duration = int(p.get("duration_seconds") or default_s)
     if scheduled:
         offset = int(p.get("start_offset_seconds") or SCHEDULED_OFFSET_S)
-        ends = [c.end() for c in req.services.programs.program_controls(program_id)]
+        controls = req.services.programs.program_controls(program_id)
+        # stacked after the live ones (a cancelled or superseded control holds no window)
+        ends = [c.end() for c in controls if c.status not in FINAL_STATUSES]
         start = max([now + timedelta(seconds=offset), *ends])
     else:
         start = now - timedelta(seconds=ACTIVE_LEAD_S)
