@@ -146,3 +146,29 @@ def test_admin_maps_an_aggregators_der_to_it(
     assert aggregator.kind == "aggregator"
     devices, _ = services.end_devices.page(aggregator, Page(start=0, after=0, limit=10))
     assert [d.lfdi for d in devices] == [DER_LFDI]
+
+
+def test_admin_stacks_scheduled_controls_after_the_live_ones_only(
+    admin: tuple[AdminClient, Ieee2030_5Services],
+) -> None:
+    """Scheduled controls without an offset are stacked one after another (300 s each by
+    default); a cancelled one holds no window, so the next starts at its own offset."""
+    client, services = admin
+    device_id = post(client, "ensure-end-device", {"registered": True}).json()["end_device_id"]
+    program = services.programs.device_program(device_id)
+    for _ in range(2):
+        assert (
+            post(
+                client, "create-der-control", {"status": "scheduled", "opModExpLimW": 0}
+            ).status_code
+            == 200
+        )
+    first, second = services.programs.program_controls(program.id)
+    assert second.start == first.end()
+    assert first.duration_s == 300
+    assert post(client, "clear-der-controls", {"all": True}).json()["cancelled"] == 2
+    r = post(client, "create-der-control", {"status": "scheduled", "opModExpLimW": 0})
+    (third,) = [
+        c for c in services.programs.program_controls(program.id) if c.mrid == r.json()["mrid"]
+    ]
+    assert third.start < second.start  # not pushed past the cancelled ones
