@@ -169,15 +169,18 @@ def _after(
 
 def print_summary(console: Console, stack: LiveStack, report: ScenarioReport) -> None:
     """The scenario's table (fits 100 columns) and the figures of the run."""
+    section, tie = transfer_switches(stack.twin)
+    f1, f2 = stack.twin.feeders[0].id, stack.twin.feeders[1].id
     table = Table(
         title="live scenario: true AC power flow (plant) and the control loop",
-        caption="violations: all (those DER can act on)",
+        caption=f"violations: all (those DER can act on); transfer: {f2} beyond {section} "
+        f"fed by {f1} across {tie}",
     )
     table.add_column("phase")
-    table.add_column("event", ratio=3)
-    table.add_column("after event", ratio=3)
+    table.add_column("event")
+    table.add_column("after event", min_width=31)
     table.add_column("at end")
-    table.add_column("mitigated in", justify="right")
+    table.add_column("cleared in", justify="right")
     b = report.before
     if b is not None:
         kinds = tuple(sorted(Counter(v.kind for v in b.violations).items()))

@@ -148,20 +148,19 @@ async def run_scenario(
     t = timings or ScenarioTimings()
     report = ScenarioReport(before=stack.first or stack.solve_now())
     section, tie = transfer_switches(stack.twin)
-    f1, f2 = stack.twin.feeders[0].id, stack.twin.feeders[1].id
     noon = "fleet online at noon"
     report.phases.append(
         await _phase(stack, "noon", noon, timeout_s=t.noon_s, timings=t, tick=tick)
     )
     await switch(tie, True)
     await switch(section, False)
-    event = f"{tie} closed, {section} open: {f2}'s end fed by {f1}"
+    event = f"{tie} close, {section} open"
     report.phases.append(
         await _phase(stack, "transfer", event, timeout_s=t.switching_s, timings=t, tick=tick)
     )
     await switch(section, True)
     await switch(tie, False)
-    event = f"{section} closed, {tie} open: normal"
+    event = f"{section} close, {tie} open"
     report.phases.append(
         await _phase(stack, "restore", event, timeout_s=t.switching_s, timings=t, tick=tick)
     )
