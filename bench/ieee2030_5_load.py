@@ -18,7 +18,8 @@ which every usage point is read from the store once. Phase 1 (the N-DER load, wa
 N/30 telemetry POSTs per second plus control polls (5 % of operations: GET DERControlList +
 GET DefaultDERControl) for ``--duration-s``: ``p50_ms``, ``p99_ms``, ``errors``. Phase 2: the
 rate ramps by 25 % per ``--step-s`` step until errors or less than 95 % of it is delivered:
-``req_per_s_max`` is the highest step with no errors and p99 <= 50 ms. CPU per request is
+``req_per_s_max`` is the highest step with no errors and p99 <= 50 ms; ``--hold-s`` then
+holds that step's rate that long (``held_at_max``: whether it is sustained). CPU per request is
 reported for the server (all its processes) and the load generator; ``load_cpu_share`` is the
 fraction of the machine's cores the generator took at the maximum. Unless ``--no-peer``, the
 same ramp is run against ``peer_2030_5`` (a minimal app on the same stack: its ceiling).
@@ -234,8 +235,11 @@ def measure(  # noqa: PLR0917
     at_load = bench.phase(load_rate, args.duration_s)
     steps, best = bench.ramp(max(load_rate * 1.25, args.ramp_from), args)
     top = best or steps[0]
+    # the ramp's best step held for --hold-s: is that rate sustained?
+    held = bench.phase(best["target_ops_per_s"], args.hold_s) if best and args.hold_s else None
     return {
         "req_per_s_max": best["req_per_s"] if best else None,
+        "held_at_max": held,
         "req_per_s_at_load": at_load["req_per_s"],
         "p50_ms": at_load["p50_ms"],
         "p99_ms": at_load["p99_ms"],
@@ -277,6 +281,7 @@ def main() -> None:
     ap.add_argument("--step-s", type=float, default=10)
     ap.add_argument("--max-steps", type=int, default=10)
     ap.add_argument("--ramp-from", type=float, default=0.0, help="first ramp step, ops/s")
+    ap.add_argument("--hold-s", type=float, default=0.0, help="then hold the best step, s")
     ap.add_argument("--aggregators", type=int, default=0)
     ap.add_argument("--connections", type=int, default=4, help="per aggregator")
     ap.add_argument("--load-procs", type=int, default=1)
