@@ -25,13 +25,13 @@ PROCS=("$@")
 if [ ! -x "$CACTUS_VENV/bin/cactus" ]; then
   PY312=$(command -v python3.12 || ls ~/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | head -1)
   "$PY312" -m venv "$CACTUS_VENV"
-  "$CACTUS_VENV/bin/pip" install -q cactus-client "cactus-test-definitions==1.15.0"
+  "$CACTUS_VENV/bin/pip" install -q "cactus-client==1.3.3" "cactus-test-definitions==1.15.0"
 fi
 "$CACTUS_VENV/bin/python" -c "import openderms_cactus_admin" 2>/dev/null \
   || "$CACTUS_VENV/bin/pip" install -q -e "$REPO/conformance/plugin"
 # the webhook server of subscription procedures (no deps: it pins an older cactus-schema)
 "$CACTUS_VENV/bin/python" -c "import cactus_client_notifications, aiohttp" 2>/dev/null \
-  || { "$CACTUS_VENV/bin/pip" install -q --no-deps cactus-client-notifications \
+  || { "$CACTUS_VENV/bin/pip" install -q --no-deps "cactus-client-notifications==0.1.0" \
        && "$CACTUS_VENV/bin/pip" install -q aiohttp; }
 
 WORK=$(mktemp -d /tmp/openderms-conformance.XXXXXX)

@@ -20,7 +20,7 @@ from lxml import etree
 
 REPO = Path(__file__).resolve().parents[3]
 CACTUS_VENV = REPO / ".venv-cactus"
-CACTUS_PACKAGES = ("cactus-client", "cactus-test-definitions==1.15.0")
+CACTUS_PACKAGES = ("cactus-client==1.3.3", "cactus-test-definitions==1.15.0")
 
 
 def python312() -> str | None:
