@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,8 @@ from openderms.protocols.ieee2030_5.domain import Page
 from openderms.protocols.ieee2030_5.schema.derp import DERProgramList
 from openderms.protocols.ieee2030_5.schema.edev import EndDeviceList
 from openderms.protocols.ieee2030_5.schema.fsa import FunctionSetAssignmentsList
-from openderms.protocols.ieee2030_5.security.ca import CertificateAuthority, PemPaths
 from openderms.protocols.ieee2030_5.security.identity import ClientIdentity
+from openderms.protocols.ieee2030_5.security.local_pki import LocalPki, make_local_pki
 from openderms.protocols.ieee2030_5.security.tls import client_context
 from openderms.protocols.ieee2030_5.services import Ieee2030_5Services, build_services
 from openderms.registry.aggregators import AggregatorRegistry, parse_aggregator
@@ -37,27 +36,11 @@ CLIENTS = ("inverter1", "inverter2", "aggA", "aggB")
 WAIT_S = 30.0  # the most a bus event may take to reach the 2030.5 side (not a timing assert)
 
 
-@dataclass(frozen=True)
-class Pki:
-    ca: Path
-    server: PemPaths
-    clients: dict[str, PemPaths]
-    identities: dict[str, ClientIdentity]
-    pem: dict[str, str]
+Pki = LocalPki
 
 
-def make_pki(folder: Path) -> Pki:
-    ca = CertificateAuthority.create("serve test CA")
-    ca_path = folder / "ca.crt"
-    ca_path.write_bytes(ca.root.cert_pem)
-    server = ca.issue_server(["127.0.0.1", "localhost"]).write(folder, "server")
-    clients, identities, pem = {}, {}, {}
-    for name in CLIENTS:
-        issued = ca.issue_client(name)
-        clients[name] = issued.write(folder, name)
-        identities[name] = issued.identity
-        pem[name] = issued.cert_pem.decode()
-    return Pki(ca_path, server, clients, identities, pem)
+def make_pki(folder: Path) -> LocalPki:
+    return make_local_pki(folder, CLIENTS, ca_name="serve test CA")
 
 
 def sep_client(s: Serving, pki: Pki, name: str) -> httpx.AsyncClient:
@@ -108,7 +91,7 @@ def test_registered_der_are_served_over_2030_5_and_decommissioning_cuts_them_off
             inst = {"Authorization": f"Bearer {tokens.create(Actor('acme', 'installer'))}"}
             points = [ld.id for ld in s.runtime.network.loads]
             async with httpx.AsyncClient(base_url=s.api_url, timeout=60) as api:
-                agg = {"id": "aggA", "certificate_pem": pki.pem["aggA"]}
+                agg = {"id": "aggA", "certificate_pem": pki.client_pem["aggA"]}
                 r = await api.post("/api/v1/aggregators", json=agg, headers=ops)
                 assert r.status_code == 201, r.text
                 lfdi = pki.identities["inverter1"].lfdi

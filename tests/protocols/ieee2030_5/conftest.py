@@ -17,8 +17,7 @@ from lxml import etree
 
 from openderms.protocols.ieee2030_5.app import create_2030_5_app
 from openderms.protocols.ieee2030_5.manager.pubsub import DeliveryPolicy
-from openderms.protocols.ieee2030_5.security.ca import CertificateAuthority, PemPaths
-from openderms.protocols.ieee2030_5.security.identity import ClientIdentity
+from openderms.protocols.ieee2030_5.security.local_pki import LocalPki, make_local_pki
 from openderms.protocols.ieee2030_5.security.tls import client_context
 from openderms.protocols.ieee2030_5.services import Ieee2030_5Services, build_services
 from openderms.protocols.ieee2030_5.serving.server import TlsFiles, tls_config
@@ -28,12 +27,7 @@ from tests.protocols.ieee2030_5.sep_schema import assert_valid, load_sep_schema
 CLIENT_NAMES = ("device1", "device2", "aggA", "aggB", "stranger")
 
 
-@dataclass(frozen=True)
-class Pki:
-    ca: Path
-    server: PemPaths
-    clients: dict[str, PemPaths]
-    identities: dict[str, ClientIdentity]
+Pki = LocalPki
 
 
 @pytest.fixture(scope="session")
@@ -44,16 +38,7 @@ def sep_schema() -> etree.XMLSchema:
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     folder = tmp_path_factory.mktemp("pki")
-    ca = CertificateAuthority.create("openderms test CA")
-    ca_path = folder / "ca.crt"
-    ca_path.write_bytes(ca.root.cert_pem)
-    server = ca.issue_server(["127.0.0.1", "localhost"]).write(folder, "server")
-    clients, identities = {}, {}
-    for name in CLIENT_NAMES:
-        issued = ca.issue_client(name)
-        clients[name] = issued.write(folder, name)
-        identities[name] = issued.identity
-    return Pki(ca=ca_path, server=server, clients=clients, identities=identities)
+    return make_local_pki(folder, CLIENT_NAMES, ca_name="openderms test CA")
 
 
 @dataclass

@@ -5,35 +5,15 @@ per DER that speaks for itself (CSIP: each holds its own LFDI)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from openderms.protocols.ieee2030_5.security.ca import CertificateAuthority, PemPaths
-from openderms.protocols.ieee2030_5.security.identity import ClientIdentity
+from openderms.protocols.ieee2030_5.security.local_pki import LocalPki, make_local_pki
 
-
-@dataclass(frozen=True, slots=True)
-class LivePki:
-    """PEM paths: ``ca`` (trusted by both sides), ``server``, ``clients[name]``, and each
-    client's identity (LFDI, SFDI) from its certificate."""
-
-    ca: Path
-    server: PemPaths
-    clients: dict[str, PemPaths]
-    identities: dict[str, ClientIdentity]
+LivePki = LocalPki
 
 
 def make_pki(folder: Path, clients: Sequence[str]) -> LivePki:
     """A fresh CA and certificates under ``folder`` (created, mode 0700)."""
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
-    ca = CertificateAuthority.create("openderms live CA")
-    ca_path = folder / "ca.crt"
-    ca_path.write_bytes(ca.root.cert_pem)
-    server = ca.issue_server(["127.0.0.1", "localhost"]).write(folder, "server")
-    paths, identities = {}, {}
-    for name in clients:
-        issued = ca.issue_client(name)
-        paths[name] = issued.write(folder, name)
-        identities[name] = issued.identity
-    return LivePki(ca=ca_path, server=server, clients=paths, identities=identities)
+    return make_local_pki(folder, clients, ca_name="openderms live CA")
