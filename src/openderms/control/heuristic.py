@@ -74,14 +74,7 @@ def dispatch_heuristic(
         bus_ids, op.voltages, base.branch_ids, base.loading_pct, base.substation_p_kw,
         limits=limits, when=when,
     )  # fmt: skip
-    res = Resources.build(
-        fleet,
-        lg.der_col,
-        lg.n_cols,
-        opt.costs,
-        per_der=opt.aggregate == "der",
-        reactive=opt.use_reactive,
-    )
+    res = Resources.for_dispatch(fleet, lg.der_col, lg.n_cols, opt)
     greedy = _Greedy(lg, op, res, limits, when=when, opt=opt)
     t_setup = time.perf_counter()
     steps = greedy.run() if before or np.any(res.p_offset_kw) or np.any(res.q_offset_kvar) else 0

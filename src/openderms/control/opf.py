@@ -97,14 +97,7 @@ def dispatch_opf(
         base = ac(fleet.p_present_kw, fleet.q_present_kvar)
         phase["ac_base"] = time.perf_counter() - t0
     t = time.perf_counter()
-    res = Resources.build(
-        fleet,
-        lg.der_col,
-        lg.n_cols,
-        opt.costs,
-        per_der=opt.aggregate == "der",
-        reactive=opt.use_reactive,
-    )
+    res = Resources.for_dispatch(fleet, lg.der_col, lg.n_cols, opt)
     imp, rev = limits.at(when) if limits else (None, None)
     op = start_op = OperatingPoint.from_result(lg, net, base)
     before = _violations(lg, op, limits, when)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from openderms.control.options import CostWeights
+from openderms.control.options import CostWeights, DispatchOptions
 from openderms.control.types import BoolArray, Fleet, FloatArray, IntArray, sum_by
 
 
@@ -53,6 +53,21 @@ class Resources:
 
     def __len__(self) -> int:
         return len(self.col)
+
+    @classmethod
+    def for_dispatch(
+        cls, fleet: Fleet, der_col: IntArray, n_cols: int, opt: DispatchOptions
+    ) -> Resources:
+        """``build`` as a dispatcher configured by ``opt`` needs it (costs, aggregation,
+        reactive power offered or not)."""
+        return cls.build(
+            fleet,
+            der_col,
+            n_cols,
+            opt.costs,
+            per_der=opt.aggregate == "der",
+            reactive=opt.use_reactive,
+        )
 
     @classmethod
     def build(
