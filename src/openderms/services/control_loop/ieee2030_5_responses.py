@@ -2,10 +2,11 @@
 
 ``Ieee2030_5Responses.watch(handle, expiry)`` follows one sent control (its DERControl mRID);
 ``drain`` reads the responses posted since the last call through the server's internal API
-(``services.responses.of_control(mrid)``) and maps their status: 1 received, 2 started,
-3 completed; opted out, partial opt-out, completed without participation, aborted, rejected
-and cannot-be-displayed are ``NOT_DELIVERED``; cancelled, superseded, opted in and
-acknowledged say nothing new. A control is no longer followed an hour after its expiry.
+(``services.responses.of_controls(mrids)``: one read for all the controls it follows) and
+maps their status: 1 received, 2 started, 3 completed; opted out, partial opt-out, completed
+without participation, aborted, rejected and cannot-be-displayed are ``NOT_DELIVERED``;
+cancelled, superseded, opted in and acknowledged say nothing new. A control is no longer
+followed an hour after its expiry.
 ``Ieee2030_5Delivery(..., responses=...)`` calls ``watch`` for every control it sends.
 """
 
@@ -53,14 +54,15 @@ class Ieee2030_5Responses:  # noqa: N801 (the standard's name)
     def drain(self) -> Sequence[ResponseEvent]:
         now = self._clock()
         out: list[ResponseEvent] = []
-        for mrid, (der_id, expiry) in list(self._watched.items()):
-            for items in self._responses.of_control(mrid).values():
-                for r in items:
-                    status = STATUS_OF.get(r.status)
-                    if r.id in self._seen or status is None:
-                        continue
-                    self._seen.add(r.id)
-                    out.append(ResponseEvent(mrid, der_id, status, r.created_time))
+        by_upper = {mrid.upper(): mrid for mrid in self._watched}
+        for r in self._responses.of_controls(list(self._watched)):
+            status = STATUS_OF.get(r.status)
+            mrid = by_upper.get(r.control_mrid.upper())
+            if mrid is None or r.id in self._seen or status is None:
+                continue
+            self._seen.add(r.id)
+            out.append(ResponseEvent(mrid, self._watched[mrid][0], status, r.created_time))
+        for mrid, (_, expiry) in list(self._watched.items()):
             if now > expiry + _KEEP_AFTER_EXPIRY:
                 del self._watched[mrid]
         out.sort(key=lambda e: e.at)

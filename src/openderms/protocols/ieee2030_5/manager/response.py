@@ -11,7 +11,7 @@ is not given, a status table 27 does not define) changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 
 from openderms.errors import NotFoundError, PermissionDeniedError, ValidationError, ValidationIssue
@@ -94,6 +94,10 @@ class ResponseManager:
         for found in self._repo.of_control(control_mrid.upper()):
             out.setdefault(found.end_device_id, []).append(found)
         return {device: tuple(items) for device, items in out.items()}
+
+    def of_controls(self, control_mrids: Collection[str]) -> list[ControlResponse]:
+        """The responses about any of these controls, oldest first, in one read."""
+        return self._repo.of_controls([m.upper() for m in control_mrids])
 
 
 def _issue(subject: str, field: str, value: object, expected: str) -> ValidationIssue:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Engine, Row, Table, insert, or_, select
@@ -14,6 +14,7 @@ from openderms.store.tables_2030_5 import SepDerControlResponseRow, SepEndDevice
 _R = cast(Table, SepDerControlResponseRow.__table__)
 _E = cast(Table, SepEndDeviceRow.__table__)
 _ORDER = (_R.c.created_time.desc(), _R.c.id.desc())
+_IN_CHUNK = 500  # mRIDs per IN (...) list: well inside every backend's parameter limit
 
 
 def _response(row: Row[Any]) -> ControlResponse:
@@ -57,8 +58,19 @@ class ResponseRepository:
 
     def of_control(self, control_mrid: str) -> list[ControlResponse]:
         """Every response about one control, oldest first."""
-        stmt = (
-            _joined().where(_R.c.control_mrid == control_mrid).order_by(_R.c.created_time, _R.c.id)
-        )
+        return self.of_controls([control_mrid])
+
+    def of_controls(self, control_mrids: Collection[str]) -> list[ControlResponse]:
+        """Every response about any of these controls, oldest first (one query per
+        ``_IN_CHUNK`` mRIDs, however many controls the caller follows)."""
+        mrids = sorted(set(control_mrids))
+        out: list[ControlResponse] = []
+        if not mrids:
+            return out
         with self._engine.begin() as conn:
-            return [_response(r) for r in conn.execute(stmt).all()]
+            for i in range(0, len(mrids), _IN_CHUNK):
+                chunk = mrids[i : i + _IN_CHUNK]
+                stmt = _joined().where(_R.c.control_mrid.in_(chunk))
+                out.extend(_response(r) for r in conn.execute(stmt).all())
+        out.sort(key=lambda r: (r.created_time, r.id))
+        return out
